@@ -1,0 +1,131 @@
+"""`vanthu` — run the whole system on one machine and poke at it.
+
+  vanthu up                 start everything (embedded store when MONGODB_URL is unset)
+  vanthu send-test          make a simulated agency send the commune a signed document
+  vanthu issue-test         hand dispatch an approved document to sign, number and issue
+  vanthu status             readiness of every service
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from pathlib import Path
+
+import httpx
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from devstack.processes import DEFAULT_PORTS, SERVICES
+from devstack.stack import DEFAULT_AXIS_PORT, StackOptions, start_stack
+from shared.config import REPO_ROOT
+
+app = typer.Typer(help="vanthu — the commune's electronic-document system, on one machine", no_args_is_help=True)
+console = Console()
+
+PROVINCE_OFFICE = "000.01.00.H56"
+
+
+def _service_url(name: str) -> str:
+    return f"http://127.0.0.1:{DEFAULT_PORTS[name]}"
+
+
+@app.command()
+def up(
+    var_dir: Path = typer.Option(REPO_ROOT / "var", help="where data, logs and the token live"),
+    axis_port: int = typer.Option(DEFAULT_AXIS_PORT),
+) -> None:
+    """Start RabbitMQ (if stopped), the store, the token, the local axis and the five services."""
+    console.print("[bold]vanthu[/bold]: starting… (logs in %s)" % (var_dir / "logs"))
+    stack = start_stack(StackOptions(var_dir=var_dir, axis_port=axis_port))
+    table = Table(title="vanthu is running")
+    table.add_column("process")
+    table.add_column("listens at")
+    table.add_column("log")
+    for name in SERVICES:
+        table.add_row(name, _service_url(name) + "  (/docs, /readyz, /metrics)", str(stack.processes[name].log_path))
+    table.add_row("local axis", f"http://127.0.0.1:{axis_port}  (/docs)", str(stack.processes["axis"].log_path))
+    table.add_row("store", stack.env["MONGODB_URL"], str(stack.processes.get("store").log_path) if "store" in stack.processes else "external")
+    table.add_row("broker", stack.env["AMQP_URL"].replace("guest:guest@", ""), "")
+    console.print(table)
+    console.print(
+        "Send a test document from the provincial office:  [bold].venv/bin/vanthu send-test[/bold]\n"
+        "Issue a test document to the province:           [bold].venv/bin/vanthu issue-test[/bold]\n"
+        "Ctrl-C stops everything."
+    )
+    stopping = False
+
+    def _stop(*_):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        while not stopping:
+            time.sleep(1)
+            dead = [n for n, p in stack.processes.items() if not p.alive]
+            if dead:
+                console.print(f"[red]stopped unexpectedly: {', '.join(dead)}[/red] — see their logs")
+                break
+    except KeyboardInterrupt:
+        pass
+    finally:
+        console.print("stopping…")
+        stack.stop_all()
+
+
+@app.command("send-test")
+def send_test(
+    sender: str = typer.Option(PROVINCE_OFFICE, help="simulated agency that sends"),
+    subject: str = typer.Option("Về việc triển khai chuyển đổi số năm 2026"),
+    urgency: int = typer.Option(0, help="0 thường, 1 khẩn, 2 thượng khẩn, 3 hỏa tốc"),
+    fault: str = typer.Option("", help="e.g. tamper_after_signing, unsigned, broken_xml, missing_field"),
+    count: int = typer.Option(1),
+    axis_url: str = typer.Option(f"http://127.0.0.1:{DEFAULT_AXIS_PORT}"),
+) -> None:
+    """A simulated agency sends the commune a signed document through the local axis."""
+    body = {"subject": subject, "urgency": urgency, "count": count}
+    if fault:
+        body["fault"] = fault
+    response = httpx.post(f"{axis_url}/_sim/agencies/{sender}/send", json=body, timeout=60)
+    response.raise_for_status()
+    console.print_json(json.dumps(response.json(), ensure_ascii=False))
+    console.print(f"Follow it: {_service_url('intake')}/documents  and  {_service_url('archive')}/records")
+
+
+@app.command("issue-test")
+def issue_test(
+    recipient: str = typer.Option(PROVINCE_OFFICE),
+    subject: str = typer.Option("Báo cáo kết quả triển khai văn bản điện tử"),
+    type_name: str = typer.Option("Báo cáo"),
+) -> None:
+    """Hand dispatch an approved document: leader signature, number, agency signature, issue."""
+    from shared.pdfdocs import DocumentText, render_document
+
+    pdf = render_document(DocumentText(type_name=type_name.upper(), subject=subject, number_notation="Số:      /BC-UBND")).pdf
+    response = httpx.post(
+        f"{_service_url('dispatch')}/outgoing",
+        files={"file": ("du-thao.pdf", pdf, "application/pdf")},
+        data={"type_name": type_name, "subject": subject, "recipients": recipient, "signer_full_name": "Lê Văn Minh"},
+        timeout=30,
+    )
+    response.raise_for_status()
+    key = response.json()["id"]
+    console.print(f"accepted: {key}; follow it at {_service_url('dispatch')}/outgoing/{key}")
+
+
+@app.command()
+def status() -> None:
+    """Readiness of every service."""
+    for name in SERVICES:
+        try:
+            r = httpx.get(f"{_service_url(name)}/readyz", timeout=3)
+            console.print(f"{name:9} {r.status_code} {r.text}")
+        except httpx.HTTPError as exc:
+            console.print(f"{name:9} [red]down[/red] ({exc})")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,128 @@
+"""The whole system on one machine: the store (embedded when MONGODB_URL is unset), RabbitMQ,
+the token, the local axis with its simulated agencies, and the five services — each its own
+process. `vanthu up`, the end-to-end tests and the benchmark all start it through `start_stack`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from devstack.processes import (
+    DEFAULT_PORTS,
+    SERVICES,
+    Stack,
+    add_service,
+    ensure_rabbitmq,
+    free_port,
+    python,
+    start_embedded_store,
+)
+from shared.config import REPO_ROOT
+
+AGENCIES_FILE = REPO_ROOT / "deploy" / "local-axis" / "agencies.json"
+DEFAULT_AXIS_PORT = 8200
+DEFAULT_STORE_PORT = 27018
+
+
+@dataclass
+class StackOptions:
+    var_dir: Path
+    amqp_url: str | None = None
+    mongodb_url: str | None = None
+    database_prefix: str = "vanthu"
+    ports: dict[str, int] | None = None
+    axis_port: int = DEFAULT_AXIS_PORT
+    store_port: int = DEFAULT_STORE_PORT
+    with_axis: bool = True
+    axis_poll_interval: float = 2.0
+    extra_env: dict[str, str] | None = None
+
+    @classmethod
+    def isolated(cls, var_dir: Path, **kwargs) -> "StackOptions":
+        """Free ports everywhere (tests, benchmarks): runs beside a development system."""
+        return cls(
+            var_dir=var_dir,
+            ports={name: free_port() for name in SERVICES},
+            axis_port=free_port(),
+            store_port=free_port(),
+            **kwargs,
+        )
+
+
+def token_setup(var_dir: Path, env: dict[str, str]) -> Path:
+    """Initialise the token (idempotent): keys on SoftHSM2, dev CA, images."""
+    token_dir = var_dir / "token"
+    subprocess.run(
+        [python(), "-m", "services.signing.adapters.token_setup", "--config-dir", str(token_dir)],
+        env=env, check=True, capture_output=True,
+    )
+    return token_dir
+
+
+def start_stack(options: StackOptions) -> Stack:
+    var_dir = options.var_dir.resolve()
+    var_dir.mkdir(parents=True, exist_ok=True)
+    ports = options.ports or dict(DEFAULT_PORTS)
+    env = {**os.environ, **(options.extra_env or {})}
+    env.pop("PYTHONPATH", None)
+    stack = Stack(var_dir, env)
+    try:
+        _start(stack, options, ports)
+    except BaseException:
+        stack.stop_all()
+        raise
+    return stack
+
+
+def _start(stack: Stack, options: StackOptions, ports: dict[str, int]) -> None:
+    var_dir = stack.var_dir
+    amqp_url = options.amqp_url or os.environ.get("AMQP_URL")
+    if not amqp_url:
+        ensure_rabbitmq()
+        amqp_url = "amqp://guest:guest@127.0.0.1:5672/"
+    mongodb_url = options.mongodb_url or os.environ.get("MONGODB_URL")
+    if not mongodb_url:
+        start_embedded_store(stack, options.store_port, var_dir / "store")
+        mongodb_url = f"mongodb://127.0.0.1:{options.store_port}/"
+
+    token_dir = var_dir / "token"
+    env = stack.env
+    env.update(
+        {
+            "AMQP_URL": amqp_url,
+            "MONGODB_URL": mongodb_url,
+            "DATABASE_PREFIX": options.database_prefix,
+            "VAR_DIR": str(var_dir),
+            "TOKEN_CONFIG_DIR": str(token_dir),
+            "SOFTHSM2_CONF": str(token_dir / "softhsm2.conf"),
+            "AXIS_URL": f"http://127.0.0.1:{options.axis_port}",
+            "AXIS_POLL_INTERVAL_SECONDS": str(options.axis_poll_interval),
+        }
+    )
+    for name, port in ports.items():
+        env[f"{name.upper()}_URL"] = f"http://127.0.0.1:{port}"
+    token_setup(var_dir, env)
+
+    axis_dir = var_dir / "axis"
+    own_ca = token_dir / "pki" / "ca.crt.pem"
+    if options.with_axis:
+        axis = stack.add(
+            "axis",
+            [python(), "-m", "localaxis", "--host", "127.0.0.1", "--port", str(options.axis_port),
+             "--data-dir", str(axis_dir), "--agencies", str(AGENCIES_FILE)],
+            ready_url=f"http://127.0.0.1:{options.axis_port}/healthz",
+            extra_env={"LOCALAXIS_PEER_TRUST_ROOTS": str(own_ca)},
+        ).start()
+        axis.wait_ready(90)
+    # Trust roots the operator manages (R-6.1): the peers' CAs (published by the axis for the
+    # simulated agencies) and our own CA (our documents coming back, e.g. replies quoting them).
+    env["TRUST_ROOTS"] = json.dumps([str(axis_dir / "pki" / "trust-roots.pem"), str(own_ca)])
+
+    for name in SERVICES:
+        add_service(stack, name, ports[name]).start()
+    for name in SERVICES:
+        stack.processes[name].wait_ready(90)

@@ -1,0 +1,3 @@
+from services.archive.entrypoints.app import main
+
+main()

@@ -1,0 +1,3 @@
+from services.dispatch.entrypoints.app import main
+
+main()

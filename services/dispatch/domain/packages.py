@@ -1,0 +1,74 @@
+"""The edXML envelope of an issued document, one per recipient organisation (R-4.3, R-7.2;
+standards.md §1.2): built from the outgoing record, pure."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from services.dispatch.domain.numbering import format_number
+from shared.edxml import (
+    Attachment,
+    Business,
+    BusinessDocType,
+    Code,
+    DocumentType,
+    EdocPackage,
+    Organization,
+    OtherInfo,
+    Priority,
+    PromulgationInfo,
+    SignerInfo,
+    StaffInfo,
+    TraceHeader,
+)
+
+# The national code list for DocumentType/Type was not found (standards.md §1.3 [?]): the
+# human-readable TypeName is authoritative; ask the axis operator for the codes.
+DEFAULT_TYPE_CODE = 1
+
+
+def document_id(own_id: str, issued: dt.date, number: int, notation: str) -> str:
+    return EdocPackage.make_document_id(own_id, issued, Code(code_number=format_number(number), code_notation=notation))
+
+
+def build_envelope(
+    record: dict,
+    *,
+    own: Organization,
+    recipient: Organization,
+    place: str,
+    staff: StaffInfo,
+    pdf: bytes,
+    at: dt.datetime,
+) -> EdocPackage:
+    issued = dt.date.fromisoformat(record["issued_date"])
+    code = Code(code_number=format_number(record["register"]["number"]), code_notation=record["code_notation"])
+    signer = record["signer"]
+    file_name = f"{record['code'].replace('/', '_')}.pdf"
+    return EdocPackage(
+        sender=own,
+        recipients=[recipient],
+        document_id=record["document_id"],
+        code=code,
+        promulgation_info=PromulgationInfo(place=place, promulgation_date=issued),
+        document_type=DocumentType(type=DEFAULT_TYPE_CODE, type_detail=0, type_name=record["type_name"]),
+        subject=record["subject"],
+        content=record["subject"],
+        signer_info=SignerInfo(competence=signer["competence"], position=signer["position"], full_name=signer["full_name"]),
+        due_date=dt.date.fromisoformat(record["due_date"]) if record.get("due_date") else None,
+        other_info=OtherInfo(priority=Priority(record["urgency"]), page_amount=record.get("page_count")),
+        steering_type=1,
+        to_places=[r["name"] for r in record["recipients"]],
+        trace_headers=[TraceHeader(organ_id=own.organ_id, timestamp=at)],
+        business=Business(business_doc_type=BusinessDocType.NEW, business_doc_reason="Văn bản điện tử mới", staff_info=staff),
+        attachments=[
+            Attachment(
+                content_id=f"cid:{uuid.uuid4()}",
+                attachment_name=file_name,
+                description=record["subject"],
+                content_type="application/pdf",
+                content=pdf,
+            )
+        ],
+    )

@@ -1,0 +1,109 @@
+"""The dispatch process: the API to hand in approved documents and follow them, and the
+consumers of signature results, transport states, recipients' statuses and archive receipts."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
+
+from services.dispatch.adapters import repository as repo
+from services.dispatch.handlers.create import InvalidDraft, create_outgoing
+from services.dispatch.handlers.delivery import on_record_archived, on_send_state_changed, on_status_received
+from services.dispatch.handlers.signatures import on_signature_applied, on_signature_refused
+from shared.contracts.messages import RecordArchived, SendStateChanged, SignatureApplied, SignatureRefused, StatusReceived
+from shared.service import ServiceContext, ServiceDefinition, ctx_of, serve
+
+router = APIRouter(tags=["outgoing"])
+MAX_UPLOAD = 64 * 1024 * 1024
+
+
+def _public(doc: dict | None) -> dict:
+    if doc is None:
+        raise HTTPException(404, "no such outgoing document")
+    return {("id" if k == "_id" else k): v for k, v in doc.items()}
+
+
+@router.post("/outgoing", status_code=202)
+async def submit_outgoing(
+    request: Request,
+    file: UploadFile = File(..., description="the approved document, PDF"),
+    type_name: str = Form(..., description="tên loại văn bản, e.g. Quyết định, Công văn"),
+    subject: str = Form(..., description="trích yếu"),
+    recipients: str = Form(..., description="recipient organisation identifiers, comma-separated"),
+    signer_full_name: str = Form(...),
+    signer_position: str = Form("CHỦ TỊCH"),
+    signer_competence: str = Form("TM. ỦY BAN NHÂN DÂN"),
+    urgency: int = Form(0, description="0 thường, 1 khẩn, 2 thượng khẩn, 3 hỏa tốc"),
+    due_date: dt.date | None = Form(None),
+    drafting_unit: str = Form("VP"),
+    requested_by: str = Form("user:clerk"),
+) -> dict:
+    """An approved document: it is signed by the leader, numbered, signed by the agency and
+    issued to each recipient. Answers 202 with the document's id; follow it at /outgoing/{id}."""
+    pdf = await file.read(MAX_UPLOAD + 1)
+    if len(pdf) > MAX_UPLOAD:
+        raise HTTPException(413, "file larger than 64 MiB")
+    try:
+        record = await create_outgoing(
+            ctx_of(request),
+            pdf=pdf,
+            type_name=type_name,
+            subject=subject,
+            recipients=[r.strip() for r in recipients.split(",") if r.strip()],
+            signer_full_name=signer_full_name,
+            signer_position=signer_position,
+            signer_competence=signer_competence,
+            urgency=urgency,
+            due_date=due_date,
+            drafting_unit=drafting_unit,
+            requested_by=requested_by,
+        )
+    except InvalidDraft as exc:
+        raise HTTPException(422, str(exc)) from exc
+    return {"id": record["_id"], "state": record["state"]}
+
+
+@router.get("/outgoing/{key}")
+async def get_outgoing(key: str, request: Request) -> dict:
+    return _public(await repo.get(ctx_of(request).store.db, key))
+
+
+@router.get("/outgoing")
+async def list_outgoing(request: Request, state: str | None = None, limit: int = 50) -> list[dict]:
+    query = {"state": state} if state else {}
+    rows = await ctx_of(request).store.db[repo.OUTGOING].find(query, sort=[("created_at", -1)], limit=min(limit, 500)).to_list()
+    return [_public(r) for r in rows]
+
+
+@router.get("/register/{year}")
+async def outgoing_register(year: int, request: Request) -> list[dict]:
+    """Sổ đăng ký văn bản đi (NĐ 30 Phụ lục IV) for one year, in number order."""
+    rows = await ctx_of(request).store.db[repo.OUTGOING].find(
+        {"register.year": year}, sort=[("register.number", 1)],
+        projection={"register": 1, "code": 1, "issued_date": 1, "type_name": 1, "subject": 1, "signer": 1, "recipients": 1, "state": 1},
+    ).to_list()
+    return [_public(r) for r in rows]
+
+
+async def startup(ctx: ServiceContext) -> None:
+    await repo.ensure_indexes(ctx.store.db)
+
+
+definition = ServiceDefinition(
+    name="dispatch",
+    title="vanthu dispatch — numbering, signing and issuing outgoing documents",
+    handlers={
+        SignatureApplied: on_signature_applied,
+        SignatureRefused: on_signature_refused,
+        SendStateChanged: on_send_state_changed,
+        StatusReceived: on_status_received,
+        RecordArchived: on_record_archived,
+    },
+    routers=[router],
+    on_startup=[startup],
+)
+
+
+def main() -> None:
+    serve(definition)

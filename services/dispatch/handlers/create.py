@@ -1,0 +1,126 @@
+"""Receiving an approved document (R-7.1) and asking for the leader's signature."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import uuid
+
+from pyhanko.pdf_utils.misc import PdfReadError
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.fields import enumerate_sig_fields
+
+from services.dispatch.adapters import repository as repo
+from services.dispatch.domain.numbering import UnknownDocumentType, notation
+from services.dispatch.domain.outgoing import OutgoingState
+from shared.clock import utcnow
+from shared.contracts.messages import SignatureRequested
+from shared.directory import load_directory
+from shared.edxml import Priority
+from shared.logging import bind_correlation_id
+from shared.pdfdocs import LEADER_FIELD
+from shared.service import ServiceContext
+
+
+class InvalidDraft(ValueError):
+    """Bad input from the API caller: answered with 422 and this text."""
+
+
+def _check_pdf(pdf: bytes) -> int:
+    if not pdf.startswith(b"%PDF-"):
+        raise InvalidDraft("the file is not a PDF (it does not start with %PDF-)")
+    try:
+        reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+        pages = int(reader.root["/Pages"]["/Count"])
+        fields = {name: sig for name, sig, _ in enumerate_sig_fields(reader)}
+    except (PdfReadError, KeyError, TypeError, ValueError) as exc:
+        raise InvalidDraft(f"the PDF cannot be read: {exc}") from exc
+    # The leader signs into the signature block's field (NĐ 30 Phụ lục I II.7(d)); the
+    # document template provides it.
+    if LEADER_FIELD not in fields:
+        raise InvalidDraft(f"the document has no signature field {LEADER_FIELD!r} for the leader's signature")
+    if fields[LEADER_FIELD] is not None:
+        raise InvalidDraft("the leader's signature field is already signed")
+    return pages
+
+
+async def create_outgoing(
+    ctx: ServiceContext,
+    *,
+    pdf: bytes,
+    type_name: str,
+    subject: str,
+    recipients: list[str],
+    signer_full_name: str,
+    signer_position: str,
+    signer_competence: str,
+    urgency: int,
+    due_date: dt.date | None,
+    drafting_unit: str,
+    requested_by: str,
+) -> dict:
+    page_count = _check_pdf(pdf)
+    if not subject.strip():
+        raise InvalidDraft("subject (trích yếu) is required")
+    try:
+        code_notation = notation(type_name, issuer=ctx.settings.agency_notation, drafting_unit=drafting_unit)
+    except UnknownDocumentType as exc:
+        raise InvalidDraft(str(exc)) from exc
+    try:
+        priority = Priority(urgency)
+    except ValueError:
+        raise InvalidDraft("urgency must be 0 (thường), 1 (khẩn), 2 (thượng khẩn) or 3 (hỏa tốc)") from None
+    if priority > Priority(3):
+        raise InvalidDraft("'hỏa tốc hẹn giờ' is no longer an urgency level (NĐ 30/2020)")
+    directory = load_directory(ctx.settings.directory_file)
+    if not recipients:
+        raise InvalidDraft("at least one recipient organisation is required")
+    unknown = [r for r in recipients if not directory.knows(r)]
+    if unknown:
+        raise InvalidDraft(f"recipients not in the organisation directory: {', '.join(unknown)}")
+
+    key = uuid.uuid4().hex
+    bind_correlation_id(key)  # the document key follows it through every service
+    approved = await ctx.blobs.put(pdf, media_type="application/pdf", name=f"{key}-approved.pdf")
+    now = utcnow()
+    request_id = uuid.uuid4().hex
+    record = {
+        "_id": key,
+        "state": OutgoingState.LEADER_SIGNING.value,
+        "type_name": type_name,
+        "code_notation": code_notation,
+        "subject": subject,
+        "urgency": int(priority),
+        "due_date": due_date.isoformat() if due_date else None,
+        "signer": {"full_name": signer_full_name, "position": signer_position, "competence": signer_competence},
+        "recipients": [{"organ_id": r, "name": directory.get(r).name} for r in recipients],
+        "drafting_unit": drafting_unit,
+        "page_count": page_count,
+        "files": {"approved": approved.model_dump()},
+        "signatures": [],
+        "signature_requests": [{"request_id": request_id, "role": "leader", "at": now}],
+        "deliveries": [],
+        "created_at": now,
+        "created_by": requested_by,
+        "correlation_id": key,
+    }
+
+    async def work(uow):
+        await repo.insert(uow, record)
+        uow.publish(
+            SignatureRequested(
+                request_id=request_id,
+                document_key=key,
+                role="leader",
+                key_label=ctx.settings.chairman_key_label,
+                pdf=approved,
+                requested_by_user=requested_by,
+                reason=f"Phê duyệt: {subject}",
+                urgent=priority.value > 0,
+            )
+        )
+        uow.audit("outgoing.created", subject_type="outgoing", subject_id=key, actor=requested_by,
+                  details={"type_name": type_name, "recipients": recipients, "urgency": int(priority), "sha256": approved.sha256})
+
+    await ctx.store.transaction(work)
+    return record

@@ -1,0 +1,169 @@
+"""Signature results: after the leader's signature the document gets its number and date and
+goes to the agency signature (R-7.2, R-8.3c); after the agency's it is issued — one envelope
+per recipient, urgent ones first (R-4.2c, R-7.1) — and handed to the archive (R-7.3)."""
+
+from __future__ import annotations
+
+import uuid
+
+from services.dispatch.adapters import repository as repo
+from services.dispatch.domain import numbering
+from services.dispatch.domain.outgoing import OutgoingState
+from services.dispatch.domain.packages import build_envelope, document_id
+from shared.blobs import BlobNotFound, BlobUnavailable
+from shared.bus.consumer import Delivery, Retry
+from shared.clock import utcnow, vn_date
+from shared.contracts.messages import (
+    BlobRef,
+    OrganRef,
+    OutgoingDocumentIssued,
+    SendRequested,
+    SignatureApplied,
+    SignatureRefused,
+    SignatureRequested,
+)
+from shared.db import AlreadyProcessed
+from shared.edxml import Organization, StaffInfo, build_edoc
+from shared.logging import get_logger
+from shared.service import ServiceContext
+
+log = get_logger(__name__)
+ACTOR = "system:dispatch"
+
+
+async def _keep_signed_copy(ctx: ServiceContext, ref: BlobRef, key: str, role: str) -> BlobRef:
+    try:
+        data = await ctx.blob_client.fetch(ref)
+    except (BlobUnavailable, BlobNotFound) as exc:
+        raise Retry(f"signed PDF not fetched from signing: {exc}") from exc
+    return await ctx.blobs.put(data, media_type="application/pdf", name=f"{key}-{role}-signed.pdf")
+
+
+async def on_signature_applied(message: SignatureApplied, delivery: Delivery, ctx: ServiceContext) -> None:
+    record = await repo.get(ctx.store.db, message.document_key)
+    if record is None:
+        raise Retry(f"unknown outgoing document {message.document_key}")
+    expected = OutgoingState.LEADER_SIGNING if message.role == "leader" else OutgoingState.AGENCY_SIGNING
+    if record["state"] != expected.value:
+        raise AlreadyProcessed(message.message_id)
+    signed = await _keep_signed_copy(ctx, message.signed_pdf, message.document_key, message.role)
+    signature = {"role": message.role, "request_id": message.request_id, "key_label": message.key_label,
+                 "signer_subject": message.signer_subject, "signed_at": message.signed_at, "sha256": signed.sha256}
+    if message.role == "leader":
+        await _number_and_request_agency_signature(ctx, record, signed, signature)
+    else:
+        await _issue(ctx, record, signed, signature)
+
+
+async def _number_and_request_agency_signature(ctx: ServiceContext, record: dict, signed: BlobRef, signature: dict) -> None:
+    key = record["_id"]
+    now = utcnow()
+    request_id = uuid.uuid4().hex
+
+    async def work(uow):
+        year = numbering.register_year(now)
+        number = await uow.next_number(numbering.register_counter(year))
+        issued = vn_date(now)
+        code = numbering.full_code(number, record["code_notation"])
+        changes = {
+            "state": OutgoingState.AGENCY_SIGNING.value,
+            "register": {"year": year, "number": number},
+            "code": code,
+            "issued_date": issued.isoformat(),
+            "numbered_at": now,
+            "document_id": document_id(ctx.settings.agency_id, issued, number, record["code_notation"]),
+            "files.leader_signed": signed.model_dump(),
+        }
+        push = {"signatures": signature, "signature_requests": {"request_id": request_id, "role": "agency", "at": now}}
+        if not await repo.update_if_state(uow, key, OutgoingState.LEADER_SIGNING.value, changes, push):
+            raise AlreadyProcessed(key)
+        uow.publish(
+            SignatureRequested(
+                request_id=request_id,
+                document_key=key,
+                role="agency",
+                key_label=ctx.settings.agency_key_label,
+                pdf=signed,
+                requested_by_user=record["created_by"],
+                reason=f"Phát hành văn bản {code}",
+                urgent=record["urgency"] > 0,
+            )
+        )
+        uow.audit("outgoing.numbered", subject_type="outgoing", subject_id=key, actor=ACTOR,
+                  details={"code": code, "year": year, "number": number, "leader_signer": signature["signer_subject"]})
+
+    await ctx.store.transaction(work)
+    log.info("outgoing document numbered", document_key=key)
+
+
+async def _issue(ctx: ServiceContext, record: dict, signed: BlobRef, signature: dict) -> None:
+    key = record["_id"]
+    now = utcnow()
+    settings = ctx.settings
+    pdf = await ctx.blobs.get(signed.sha256)
+    own = Organization(organ_id=settings.agency_id, organ_name=settings.agency_full_name)
+    staff = StaffInfo(department=settings.clerk_department, staff=settings.clerk_name)
+    deliveries, sends = [], []
+    for recipient in record["recipients"]:
+        envelope = build_envelope(
+            record,
+            own=own,
+            recipient=Organization(organ_id=recipient["organ_id"], organ_name=recipient["name"]),
+            place=settings.agency_place,
+            staff=staff,
+            pdf=pdf,
+            at=now,
+        )
+        package = await ctx.blobs.put(build_edoc(envelope), media_type="application/xml",
+                                      name=f"{key}-{recipient['organ_id']}.edxml")
+        send_id = uuid.uuid4().hex
+        deliveries.append({"organ_id": recipient["organ_id"], "name": recipient["name"], "send_id": send_id,
+                           "transport_state": "requested", "attempts": 0, "business_statuses": [], "package": package.model_dump()})
+        sends.append(SendRequested(send_id=send_id, requested_by="dispatch", recipients=[recipient["organ_id"]],
+                                   message_kind="edoc", document_id=record["document_id"], package=package,
+                                   urgent=record["urgency"] > 0))
+
+    async def work(uow):
+        changes = {"state": OutgoingState.ISSUED.value, "issued_at": now, "files.agency_signed": signed.model_dump(),
+                   "deliveries": deliveries}
+        if not await repo.update_if_state(uow, key, OutgoingState.AGENCY_SIGNING.value, changes, {"signatures": signature}):
+            raise AlreadyProcessed(key)
+        for send in sends:
+            uow.publish(send)
+        uow.publish(
+            OutgoingDocumentIssued(
+                document_key=key,
+                register_year=record["register"]["year"],
+                register_number=record["register"]["number"],
+                code=record["code"],
+                document_id=record["document_id"],
+                issued_date=record["issued_date"],
+                type_name_vi=record["type_name"],
+                subject=record["subject"],
+                signer=record["signer"]["full_name"],
+                recipients=[OrganRef(organ_id=r["organ_id"], name=r["name"]) for r in record["recipients"]],
+                files=[signed],
+                urgent=record["urgency"] > 0,
+            )
+        )
+        uow.audit("outgoing.issued", subject_type="outgoing", subject_id=key, actor=ACTOR,
+                  details={"code": record["code"], "recipients": [d["organ_id"] for d in deliveries], "sha256": signed.sha256,
+                           "agency_signer": signature["signer_subject"]})
+
+    await ctx.store.transaction(work)
+    log.info("outgoing document issued", document_key=key, code=record["code"])
+
+
+async def on_signature_refused(message: SignatureRefused, delivery: Delivery, ctx: ServiceContext) -> None:
+    expected = OutgoingState.LEADER_SIGNING if message.role == "leader" else OutgoingState.AGENCY_SIGNING
+
+    async def work(uow):
+        changes = {"state": OutgoingState.SIGNATURE_REFUSED.value, "refusal": {"role": message.role, "reason": message.reason,
+                                                                              "reason_vi": message.reason_vi, "at": utcnow()}}
+        if not await repo.update_if_state(uow, message.document_key, expected.value, changes):
+            raise AlreadyProcessed(message.message_id)
+        uow.audit("outgoing.signature_refused", subject_type="outgoing", subject_id=message.document_key, actor="service:signing",
+                  details={"role": message.role, "reason": message.reason})
+
+    await ctx.store.transaction(work)
+    log.warning("signature refused", document_key=message.document_key, role=message.role, reason=message.reason)

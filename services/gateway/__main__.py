@@ -1,0 +1,3 @@
+from services.gateway.entrypoints.app import main
+
+main()

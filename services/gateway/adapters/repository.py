@@ -1,0 +1,80 @@
+"""The gateway's own collections: `packages` (everything received, raw copy in GridFS) and
+`sends` (everything to send, with its transport state and history)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING
+from pymongo.asynchronous.database import AsyncDatabase
+
+from services.gateway.domain.transport import DUE_STATES, SendState, check_transition
+from shared.clock import utcnow
+from shared.db import UnitOfWork
+
+PACKAGES = "packages"
+SENDS = "sends"
+
+
+async def ensure_indexes(db: AsyncDatabase) -> None:
+    await db[PACKAGES].create_index("dedup_key", unique=True)
+    await db[PACKAGES].create_index("axis_doc_id", unique=True)
+    await db[PACKAGES].create_index([("received_at", DESCENDING)])
+    await db[SENDS].create_index([("state", ASCENDING), ("urgent", DESCENDING), ("next_attempt_at", ASCENDING)])
+
+
+async def find_package_by_axis_id(db: AsyncDatabase, axis_doc_id: str) -> dict | None:
+    return await db[PACKAGES].find_one({"axis_doc_id": axis_doc_id})
+
+
+async def find_package_by_dedup_key(db: AsyncDatabase, dedup_key: str) -> dict | None:
+    return await db[PACKAGES].find_one({"dedup_key": dedup_key})
+
+
+async def insert_package(uow: UnitOfWork, package: dict[str, Any]) -> None:
+    await uow.db[PACKAGES].insert_one(package, session=uow.session)
+
+
+async def note_duplicate(db: AsyncDatabase, package_id: str, axis_doc_id: str) -> None:
+    await db[PACKAGES].update_one(
+        {"_id": package_id},
+        {"$inc": {"duplicates": 1}, "$push": {"duplicate_axis_doc_ids": axis_doc_id}, "$set": {"last_duplicate_at": utcnow()}},
+    )
+
+
+async def insert_send(uow: UnitOfWork, send: dict[str, Any]) -> None:
+    await uow.db[SENDS].insert_one(send, session=uow.session)
+
+
+async def due_sends(db: AsyncDatabase, now: dt.datetime, limit: int) -> list[dict]:
+    return await db[SENDS].find(
+        {"state": {"$in": [s.value for s in DUE_STATES]}, "next_attempt_at": {"$lte": now}},
+        sort=[("urgent", DESCENDING), ("created_at", ASCENDING)],
+        limit=limit,
+    ).to_list()
+
+
+async def transition_send(uow: UnitOfWork, send: dict, new_state: SendState, **fields: Any) -> dict:
+    """Move a send to a new state if nobody moved it meanwhile; returns the updated record."""
+    current = SendState(send["state"])
+    check_transition(current, new_state)
+    now = utcnow()
+    history_entry = {"state": new_state.value, "at": now, **{k: v for k, v in fields.items() if k in ("error", "axis_doc_id")}}
+    updated = await uow.db[SENDS].find_one_and_update(
+        {"_id": send["_id"], "state": current.value},
+        {"$set": {"state": new_state.value, "updated_at": now, **fields}, "$push": {"history": history_entry}},
+        session=uow.session,
+        return_document=True,
+    )
+    if updated is None:
+        raise StaleSend(send["_id"])
+    return updated
+
+
+class StaleSend(Exception):
+    """Another worker moved this send first."""
+
+
+async def stuck_sending(db: AsyncDatabase, older_than: dt.datetime) -> list[dict]:
+    return await db[SENDS].find({"state": SendState.SENDING.value, "updated_at": {"$lt": older_than}}).to_list()

@@ -1,0 +1,3 @@
+from services.intake.entrypoints.app import main
+
+main()

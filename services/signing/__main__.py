@@ -1,0 +1,3 @@
+from services.signing.entrypoints.app import main
+
+main()

@@ -1,0 +1,101 @@
+"""Applying a signature with a key on the token: the leader's into the document's signature
+field, the agency's — only over a valid leader signature (R-8.3c) — with the red seal over the
+left third of it. Every use of a key, or refusal to use it, is recorded and audited."""
+
+from __future__ import annotations
+
+import time
+
+from prometheus_client import Counter, Histogram
+
+from services.signing.adapters import repository as repo
+from services.signing.adapters.flows import AgencySignatureRefused, sign_as_agency, sign_as_leader
+from services.signing.adapters.pades import SignatureFieldError
+from shared.blobs import BlobIntegrityError, BlobNotFound, BlobUnavailable
+from shared.bus.consumer import Delivery, Reject, Retry
+from shared.clock import utcnow
+from shared.contracts.messages import SignatureApplied, SignatureRefused, SignatureRequested
+from shared.db import AlreadyProcessed
+from shared.logging import get_logger
+from shared.service import ServiceContext
+
+log = get_logger(__name__)
+SIGNATURES = Counter("vanthu_signing_signatures_total", "Signature requests", ["key", "role", "outcome"])
+SIGN_SECONDS = Histogram("vanthu_signing_seconds", "Time to sign one document on the token", ["key"])
+
+
+async def on_signature_requested(message: SignatureRequested, delivery: Delivery, ctx: ServiceContext) -> None:
+    if await repo.get(ctx.store.db, message.request_id) is not None:
+        raise AlreadyProcessed(message.message_id)
+    ring = ctx.extras["ring"]
+    if message.key_label not in ring.labels:
+        await _refuse(ctx, message, f"no key labelled {message.key_label!r} on the token",
+                      f"Không có khóa «{message.key_label}» trên thiết bị ký số")
+        return
+    key = ring.key(message.key_label)
+    try:
+        pdf = await ctx.blob_client.fetch(message.pdf)
+    except (BlobUnavailable, BlobNotFound) as exc:
+        raise Retry(f"document not fetched from {message.pdf.service}: {exc}") from exc
+    except BlobIntegrityError as exc:
+        raise Reject(str(exc)) from exc
+
+    images = ctx.extras["images"]
+    settings = ctx.settings
+    started = time.perf_counter()
+    try:
+        if message.role == "leader":
+            signed = await sign_as_leader(pdf, key=key, signature_png=images[message.key_label],
+                                          reason=message.reason, location=settings.agency_place)
+        else:
+            signed = await sign_as_agency(
+                pdf, key=key, trust=ctx.extras["trust"], agency_name=settings.agency_name, seal_png=images[message.key_label],
+                leader_key_ids=ctx.extras["leader_key_ids"], reason=message.reason, location=settings.agency_place,
+            )
+    except AgencySignatureRefused as exc:
+        await _refuse(ctx, message, exc.decision.reason_en, exc.decision.reason_vi)
+        return
+    except SignatureFieldError as exc:
+        await _refuse(ctx, message, str(exc), f"Không đặt được chữ ký số vào văn bản: {exc}")
+        return
+    SIGN_SECONDS.labels(key=message.key_label).observe(time.perf_counter() - started)
+    blob = await ctx.blobs.put(signed, media_type="application/pdf", name=f"{message.document_key}-{message.role}.pdf")
+    now = utcnow()
+    subject = key.certificate.subject.human_friendly
+
+    async def work(uow):
+        await uow.claim("signing.requests", message.request_id)
+        await repo.insert(uow, {
+            "_id": message.request_id, "document_key": message.document_key, "role": message.role,
+            "key_label": message.key_label, "key_id": key.key_id, "signer_subject": subject,
+            "requested_by_user": message.requested_by_user, "input_sha256": message.pdf.sha256,
+            "output_sha256": blob.sha256, "at": now, "outcome": "signed",
+        })
+        uow.publish(SignatureApplied(request_id=message.request_id, document_key=message.document_key, role=message.role,
+                                     key_label=message.key_label, signed_pdf=blob, signer_subject=subject, signed_at=now,
+                                     urgent=message.urgent))
+        uow.audit("key.used", subject_type="document", subject_id=message.document_key, actor=message.requested_by_user,
+                  details={"key_label": message.key_label, "key_id": key.key_id, "role": message.role,
+                           "input_sha256": message.pdf.sha256, "output_sha256": blob.sha256})
+
+    await ctx.store.transaction(work)
+    SIGNATURES.labels(key=message.key_label, role=message.role, outcome="signed").inc()
+    log.info("signature applied", document_key=message.document_key, role=message.role, key=message.key_label)
+
+
+async def _refuse(ctx: ServiceContext, message: SignatureRequested, reason: str, reason_vi: str) -> None:
+    async def work(uow):
+        await uow.claim("signing.requests", message.request_id)
+        await repo.insert(uow, {
+            "_id": message.request_id, "document_key": message.document_key, "role": message.role,
+            "key_label": message.key_label, "requested_by_user": message.requested_by_user,
+            "input_sha256": message.pdf.sha256, "at": utcnow(), "outcome": "refused", "reason": reason,
+        })
+        uow.publish(SignatureRefused(request_id=message.request_id, document_key=message.document_key, role=message.role,
+                                     reason=reason, reason_vi=reason_vi, urgent=message.urgent))
+        uow.audit("key.use_refused", subject_type="document", subject_id=message.document_key, actor=message.requested_by_user,
+                  details={"key_label": message.key_label, "role": message.role, "reason": reason})
+
+    await ctx.store.transaction(work)
+    SIGNATURES.labels(key=message.key_label, role=message.role, outcome="refused").inc()
+    log.warning("signature refused", document_key=message.document_key, role=message.role, reason=reason)

@@ -1,0 +1,86 @@
+"""Settings from environment variables, one class for every service.
+
+Each service reads the fields it needs; names are the environment variables (upper-case).
+Secrets are `SecretStr` so they never reach a log line by accident.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", env_file=None)
+
+    # --- infrastructure --------------------------------------------------------------
+    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    mongodb_url: str = "mongodb://127.0.0.1:27018/"
+    database_prefix: str = "vanthu"
+    var_dir: Path = REPO_ROOT / "var"
+
+    # --- the commune (mã định danh, R-10.4) -------------------------------------------
+    agency_id: str = "000.24.26.H56"
+    agency_name: str = "UBND xã Hoằng Đức"
+    agency_full_name: str = "Ủy ban nhân dân xã Hoằng Đức"
+    agency_place: str = "Hoằng Đức"
+    agency_notation: str = "UBND"  # ký hiệu of the issuing organisation (NĐ 30 Phụ lục III)
+    clerk_department: str = "Văn phòng - Thống kê"
+    clerk_name: str = "Văn thư UBND xã"
+
+    # --- organisation directory (peers are data, never code) ---------------------------
+    directory_file: Path = REPO_ROOT / "deploy" / "directory.json"
+
+    # --- HTTP endpoints of the services (blob claim-checks, APIs) ----------------------
+    gateway_url: str = "http://127.0.0.1:8101"
+    intake_url: str = "http://127.0.0.1:8102"
+    dispatch_url: str = "http://127.0.0.1:8103"
+    signing_url: str = "http://127.0.0.1:8104"
+    archive_url: str = "http://127.0.0.1:8105"
+    http_timeout_seconds: float = 30.0
+
+    # --- the interconnection axis -------------------------------------------------------
+    axis_url: str = "http://127.0.0.1:8200"
+    axis_system_id: str = "vanthu.000.24.26.H56"
+    axis_secret: SecretStr = SecretStr("dev-secret-hoang-duc")
+    axis_poll_interval_seconds: float = 5.0
+    axis_send_max_attempts: int = 8
+    axis_send_backoff_seconds: float = 2.0
+    axis_send_backoff_max_seconds: float = 600.0
+
+    # --- PKCS#11 token (SoftHSM2 here; a USB token or HSM is a configuration change) ----
+    token_module: str = "/usr/lib/softhsm/libsofthsm2.so"
+    token_label: str = "vanthu"
+    token_pin: SecretStr = SecretStr("246810")  # dev default of the token set-up; set TOKEN_PIN
+    token_config_dir: Path = REPO_ROOT / "var" / "token"
+    agency_key_label: str = "agency"
+    chairman_key_label: str = "chairman"
+
+    # --- signature validation -------------------------------------------------------------
+    # PEM files with the trust roots the operator manages (R-6.1): peers' CAs and our own.
+    trust_roots: list[Path] = Field(default_factory=list)
+    verification_max_attempts: int = 6  # indeterminate verdicts are retried, never refused
+
+    # --- bus ---------------------------------------------------------------------------
+    bus_prefetch: int = 8
+    bus_max_retries: int = 5
+    bus_publish_window: int = 256
+    bus_publish_timeout_seconds: float = 10.0
+
+    log_level: str = "INFO"
+
+    def database_name(self, service: str) -> str:
+        return f"{self.database_prefix}_{service}"
+
+    def service_url(self, service: str) -> str:
+        return getattr(self, f"{service}_url")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

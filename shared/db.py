@@ -1,0 +1,173 @@
+"""Store access: one MongoDB database per service, reached with PyMongo's async API.
+
+`Store.transaction(work)` runs `work(uow)` in one multi-document transaction, retried on
+transient errors (write conflicts under concurrent registrations, elections). The unit of work
+collects the state change, the messages to publish (the outbox), the audit entries and the
+consumer's de-duplication mark, and writes them all in that one transaction: a state change is
+never stored without its messages, nor a message published for a change that was rolled back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from pymongo import AsyncMongoClient, ReturnDocument
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError, PyMongoError
+from pymongo.read_concern import ReadConcern
+from pymongo.write_concern import WriteConcern
+
+from shared.clock import utcnow
+from shared.contracts.base import Message
+from shared.logging import current_correlation_id
+
+T = TypeVar("T")
+
+OUTBOX = "outbox"
+INBOX = "inbox"
+AUDIT = "audit_log"
+COUNTERS = "counters"
+
+
+class AlreadyProcessed(Exception):
+    """The message was handled before (a redelivery or a duplicate): nothing to do."""
+
+
+class Store:
+    def __init__(self, url: str, database: str, *, app_name: str = "vanthu") -> None:
+        self.client: AsyncMongoClient = AsyncMongoClient(
+            url, tz_aware=True, appname=app_name, serverSelectionTimeoutMS=5000, uuidRepresentation="standard"
+        )
+        self.db: AsyncDatabase = self.client[database]
+        self._after_commit: list[Callable[[], None]] = []
+
+    def on_commit(self, callback: Callable[[], None]) -> None:
+        """Called after every committed unit of work (the outbox relay wakes up on it)."""
+        self._after_commit.append(callback)
+
+    async def ping(self) -> bool:
+        try:
+            await self.client.admin.command("ping")
+            return True
+        except PyMongoError:
+            return False
+
+    async def ensure_indexes(self) -> None:
+        await self.db[OUTBOX].create_index([("state", 1), ("urgent", -1), ("created_at", 1)])
+        await self.db[AUDIT].create_index([("subject_id", 1), ("at", 1)])
+
+    async def close(self) -> None:
+        await self.client.close()
+
+    async def transaction(self, work: Callable[["UnitOfWork"], Awaitable[T]]) -> T:
+        """Run `work` in one transaction; retried as a whole on transient errors."""
+        result: list[T] = []
+
+        async def callback(session: AsyncClientSession) -> None:
+            uow = UnitOfWork(self.db, session)
+            result[:] = [await work(uow)]
+            await uow.flush()
+
+        async with self.client.start_session() as session:
+            await session.with_transaction(
+                callback,
+                read_concern=ReadConcern("snapshot"),
+                write_concern=WriteConcern("majority"),
+            )
+        for callback_after in self._after_commit:
+            callback_after()
+        return result[0]
+
+
+class UnitOfWork:
+    """What one transaction changes. Repositories take `uow.db` and `uow.session`."""
+
+    def __init__(self, db: AsyncDatabase, session: AsyncClientSession) -> None:
+        self.db = db
+        self.session = session
+        self._messages: list[Message] = []
+        self._audit: list[dict[str, Any]] = []
+
+    def publish(self, message: Message) -> None:
+        """Stage a message: it goes into the outbox in this transaction; the relay sends it."""
+        self._messages.append(message)
+
+    def audit(
+        self,
+        action: str,
+        *,
+        subject_type: str,
+        subject_id: str,
+        actor: str,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        """Every state change is written to the audit log (R-4.1), in the same transaction."""
+        self._audit.append(
+            {
+                "_id": uuid.uuid4().hex,
+                "at": utcnow(),
+                "action": action,
+                "subject_type": subject_type,
+                "subject_id": subject_id,
+                "actor": actor,
+                "correlation_id": current_correlation_id(),
+                "details": details or {},
+            }
+        )
+
+    async def claim(self, consumer: str, message_id: str) -> None:
+        """Idempotent consumers: mark (consumer, message id) handled in this transaction.
+        A second delivery of the same message raises AlreadyProcessed."""
+        try:
+            await self.db[INBOX].insert_one(
+                {"_id": f"{consumer}:{message_id}", "at": utcnow()}, session=self.session
+            )
+        except DuplicateKeyError as exc:
+            raise AlreadyProcessed(message_id) from exc
+
+    async def next_number(self, counter: str) -> int:
+        """Next value of a gap-free counter (registers, R-7.2b, NĐ 30 Điều 15, 22): the
+        increment commits or rolls back with the record that uses it."""
+        doc = await self.db[COUNTERS].find_one_and_update(
+            {"_id": counter},
+            {"$inc": {"value": 1}},
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+            session=self.session,
+        )
+        return int(doc["value"])
+
+    async def flush(self) -> None:
+        if self._messages:
+            now = utcnow()
+            await self.db[OUTBOX].insert_many(
+                [
+                    {
+                        "_id": message.message_id,
+                        "state": "pending",
+                        "routing_key": message.full_routing_key(),
+                        "message_type": message.message_type(),
+                        "body": message.model_dump_json(),
+                        "correlation_id": message.correlation_id,
+                        "urgent": message.urgent,
+                        "created_at": now,
+                        "attempts": 0,
+                    }
+                    for message in self._messages
+                ],
+                session=self.session,
+            )
+        if self._audit:
+            await self.db[AUDIT].insert_many(self._audit, session=self.session)
+
+
+async def wait_for_store(store: Store, *, attempts: int = 60, delay: float = 0.5) -> None:
+    for _ in range(attempts):
+        if await store.ping():
+            return
+        await asyncio.sleep(delay)
+    raise RuntimeError("the store did not answer")

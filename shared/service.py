@@ -1,0 +1,212 @@
+"""What every service process is made of: a FastAPI app (`/healthz`, `/readyz`, `/metrics`,
+`/blobs/{sha256}` and the service's own routes), its consumers, the outbox relay and its
+background workers, all started by one lifespan.
+
+The HTTP side comes up even while the broker is away (`/readyz` says 503 and why); the broker
+connection is retried in the background and the consumers start once it is there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlparse
+
+import aio_pika
+import uvicorn
+from aio_pika.abc import AbstractRobustConnection
+from fastapi import APIRouter, FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from shared.blobs import BlobClient, BlobIntegrityError, BlobNotFound, BlobStore
+from shared.bus import topology
+from shared.bus.consumer import Delivery, QueueConsumer, Reject
+from shared.bus.outbox import OutboxRelay
+from shared.bus.publisher import ConfirmedPublisher
+from shared.config import Settings, get_settings
+from shared.contracts.base import Message
+from shared.db import Store, wait_for_store
+from shared.logging import configure_logging, get_logger
+from shared.metrics import BROKER_UP
+
+log = get_logger(__name__)
+
+
+@dataclass
+class ServiceContext:
+    """Everything a handler or a route may use; built once per process."""
+
+    name: str
+    settings: Settings
+    store: Store
+    blobs: BlobStore
+    blob_client: BlobClient
+    extras: dict[str, Any] = field(default_factory=dict)
+    connection: AbstractRobustConnection | None = None
+    publisher: ConfirmedPublisher | None = None
+    relay: OutboxRelay | None = None
+    topology_ready: bool = False
+
+
+MessageHandler = Callable[[Any, Delivery, ServiceContext], Awaitable[None]]
+BackgroundTask = Callable[[ServiceContext], Awaitable[None]]
+Hook = Callable[[ServiceContext], Awaitable[None]]
+ReadinessCheck = Callable[[ServiceContext], Awaitable[tuple[str, bool]]]
+
+
+@dataclass
+class ServiceDefinition:
+    name: str
+    handlers: dict[type[Message], MessageHandler] = field(default_factory=dict)
+    routers: list[APIRouter] = field(default_factory=list)
+    background: list[BackgroundTask] = field(default_factory=list)
+    on_startup: list[Hook] = field(default_factory=list)
+    on_shutdown: list[Hook] = field(default_factory=list)
+    readiness: list[ReadinessCheck] = field(default_factory=list)  # beyond store and broker
+    title: str = ""
+
+
+def _dispatcher(definition: ServiceDefinition, ctx: ServiceContext):
+    async def dispatch(delivery: Delivery) -> None:
+        handler = definition.handlers.get(type(delivery.message))
+        if handler is None:
+            raise Reject(f"{definition.name} has no handler for {delivery.message.type_name}")
+        await handler(delivery.message, delivery, ctx)
+
+    return dispatch
+
+
+async def _connect_bus(definition: ServiceDefinition, ctx: ServiceContext, consumers: list[QueueConsumer]) -> None:
+    settings = ctx.settings
+    delay = 0.5
+    while True:
+        try:
+            connection = await aio_pika.connect_robust(settings.amqp_url, client_properties={"connection_name": ctx.name})
+            break
+        except (OSError, aio_pika.exceptions.AMQPError) as exc:
+            BROKER_UP.set(0)
+            log.warning("broker unreachable, retrying", error=str(exc), retry_in=delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 15)
+    ctx.connection = connection
+    BROKER_UP.set(1)
+    connection.reconnect_callbacks.add(lambda *_: BROKER_UP.set(1))
+    connection.close_callbacks.add(lambda *_: BROKER_UP.set(0))
+    async with connection.channel() as channel:
+        await topology.declare(channel)
+    ctx.topology_ready = True
+    ctx.publisher = ConfirmedPublisher(
+        connection, window=settings.bus_publish_window, timeout=settings.bus_publish_timeout_seconds
+    )
+    ctx.relay = OutboxRelay(ctx.store, ctx.publisher)
+    dispatch = _dispatcher(definition, ctx)
+    for spec in topology.TOPOLOGY.for_service(definition.name):
+        consumer = QueueConsumer(
+            connection, ctx.publisher, spec, dispatch,
+            prefetch=settings.bus_prefetch, max_retries=settings.bus_max_retries,
+        )
+        await consumer.start()
+        consumers.append(consumer)
+    log.info("bus ready", queues=[c.spec.name for c in consumers])
+    await ctx.relay.run()
+
+
+def create_app(definition: ServiceDefinition, settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(definition.name, settings.log_level)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        store = Store(settings.mongodb_url, settings.database_name(definition.name), app_name=definition.name)
+        await wait_for_store(store)
+        await store.ensure_indexes()
+        blobs = BlobStore(store, definition.name)  # type: ignore[arg-type]
+        await blobs.ensure_indexes()
+        ctx = ServiceContext(definition.name, settings, store, blobs, BlobClient(settings))
+        app.state.ctx = ctx
+        for hook in definition.on_startup:
+            await hook(ctx)
+        consumers: list[QueueConsumer] = []
+        tasks = [asyncio.create_task(_connect_bus(definition, ctx, consumers), name="bus")]
+        tasks += [asyncio.create_task(task(ctx), name=task.__name__) for task in definition.background]
+        log.info("service started", service=definition.name)
+        try:
+            yield
+        finally:
+            for consumer in consumers:
+                with contextlib.suppress(Exception):
+                    await consumer.stop()
+            if ctx.relay:
+                ctx.relay.stop()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            for hook in definition.on_shutdown:
+                with contextlib.suppress(Exception):
+                    await hook(ctx)
+            if ctx.connection:
+                with contextlib.suppress(Exception):
+                    await ctx.connection.close()
+            await ctx.blob_client.close()
+            await store.close()
+
+    app = FastAPI(title=definition.title or f"vanthu {definition.name}", lifespan=lifespan)
+
+    @app.get("/healthz", tags=["ops"])
+    async def healthz() -> dict:
+        return {"status": "ok", "service": definition.name}
+
+    @app.get("/readyz", tags=["ops"])
+    async def readyz(request: Request) -> JSONResponse:
+        ctx: ServiceContext = request.app.state.ctx
+        store_ok = await ctx.store.ping()
+        broker_ok = bool(ctx.connection and not ctx.connection.is_closed and ctx.topology_ready)
+        extra = dict([await check(ctx) for check in definition.readiness])
+        ready = store_ok and broker_ok and all(extra.values())
+        return JSONResponse(
+            {"ready": ready, "store": store_ok, "broker": broker_ok, **extra, "service": definition.name},
+            status_code=200 if ready else 503,
+        )
+
+    @app.get("/metrics", tags=["ops"])
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/blobs/{sha256}", tags=["blobs"])
+    async def get_blob(sha256: str, request: Request) -> Response:
+        ctx: ServiceContext = request.app.state.ctx
+        try:
+            data = await ctx.blobs.get(sha256)
+        except BlobNotFound:
+            raise HTTPException(404, f"no blob {sha256}")
+        except BlobIntegrityError as exc:
+            raise HTTPException(500, str(exc))
+        return Response(data, media_type="application/octet-stream")
+
+    for router in definition.routers:
+        app.include_router(router)
+    return app
+
+
+def ctx_of(request: Request) -> ServiceContext:
+    return request.app.state.ctx
+
+
+def serve(definition: ServiceDefinition) -> None:
+    settings = get_settings()
+    url = urlparse(settings.service_url(definition.name))
+    import os
+
+    host = os.environ.get("BIND_HOST", url.hostname or "127.0.0.1")
+    uvicorn.run(
+        create_app(definition, settings),
+        host=host,
+        port=url.port or 80,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )

@@ -1,0 +1,191 @@
+"""The round trip with every part real and separate (issue 2, point 9): the five services and
+the local axis as their own processes, on RabbitMQ, the MongoDB-protocol store and the
+SoftHSM2 token.
+
+Rules shown: R-3.4 and R-6.1 (checks and refusal back to the sender), R-6.3 (registration with
+the next number), R-4.1 (hashes kept and checked), R-7.1/R-7.2 (issued with number and date),
+R-7.3 (archive keeps the issued copy), R-8.3c (agency signature after the leader's).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections import Counter
+
+import httpx
+import pytest
+
+from devstack.stack import StackOptions, start_stack
+from shared.edxml import parse_edoc
+from shared.pdfdocs import DocumentText, render_document
+
+pytestmark = pytest.mark.e2e
+
+PROVINCE_OFFICE = "000.01.00.H56"
+HOME_AFFAIRS = "000.12.00.H56"
+
+
+@pytest.fixture(scope="module")
+def system(tmp_path_factory, mongodb_url, amqp_url):
+    import uuid
+
+    var = tmp_path_factory.mktemp("system")
+    stack = start_stack(
+        StackOptions.isolated(
+            var, amqp_url=amqp_url, mongodb_url=mongodb_url, database_prefix=f"e2e{uuid.uuid4().hex[:8]}",
+            axis_poll_interval=0.5,
+        )
+    )
+    urls = {name: stack.env[f"{name.upper()}_URL"] for name in ("gateway", "intake", "dispatch", "signing", "archive")}
+    urls["axis"] = stack.env["AXIS_URL"]
+    yield stack, urls
+    stack.stop_all()
+
+
+def wait_until(fetch, predicate, *, timeout=90.0, interval=0.3, what="condition"):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = fetch()
+        if predicate(last):
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"{what} not reached in {timeout}s; last value: {last!r}")
+
+
+def get(url: str):
+    response = httpx.get(url, timeout=10)
+    return response.json() if response.status_code == 200 else None
+
+
+def agency_send(urls, sender: str, **body) -> list[str]:
+    response = httpx.post(f"{urls['axis']}/_sim/agencies/{sender}/send", json=body, timeout=120)
+    assert response.status_code == 200, response.text
+    return [d["document_id"] for d in response.json()["documents"]]
+
+
+def incoming_by_document_id(urls, document_id: str) -> dict | None:
+    for doc in get(f"{urls['intake']}/documents?limit=500") or []:
+        if doc.get("response_for", {}).get("document_id") == document_id:
+            return doc
+    return None
+
+
+def statuses_seen_by(urls, agency: str, document_id: str) -> list[dict]:
+    rows = get(f"{urls['axis']}/_sim/agencies/{agency}/statuses") or []
+    return [r for r in rows if r["response_for_document_id"] == document_id]
+
+
+def test_agency_document_is_registered_archived_and_acknowledged(system):
+    stack, urls = system
+    [document_id] = agency_send(urls, PROVINCE_OFFICE, subject="Về việc triển khai Đề án 06 năm 2026")
+
+    doc = wait_until(lambda: incoming_by_document_id(urls, document_id),
+                     lambda d: d is not None and d["state"] == "registered", what="registration")
+    assert doc["register"]["number"] >= 1 and doc["register"]["year"] == dt.date.today().year
+    assert doc["verification"]["verdict"] == "passed"
+    assert doc["metadata"]["subject"] == "Về việc triển khai Đề án 06 năm 2026"
+
+    # The archive keeps the document with the same SHA-256 as the PDF the agency sent (R-4.1).
+    record = wait_until(lambda: get(f"{urls['archive']}/records/incoming:{doc['id']}"), lambda r: r is not None,
+                        what="archive record")
+    package = httpx.get(f"{urls['gateway']}/blobs/{get(urls['gateway'] + '/packages/' + doc['package_id'])['package']['sha256']}").content
+    sent_pdf = parse_edoc(package).attachments[0]
+    assert [f["sha256"] for f in record["files"]] == [sent_pdf.sha256]
+    stored = httpx.get(f"{urls['archive']}/records/incoming:{doc['id']}/files/{sent_pdf.sha256}").content
+    assert stored == sent_pdf.content
+
+    # The sender is told 01 (arrived) then 03 (registered) (R-3.4, R-6.1; standards §1.8).
+    statuses = wait_until(lambda: statuses_seen_by(urls, PROVINCE_OFFICE, document_id),
+                          lambda s: len(s) >= 2, what="statuses 01 and 03 at the sender")
+    assert [s["status_code"] for s in statuses] == ["01", "03"]
+
+
+def test_pdf_altered_after_signing_is_refused_with_the_reason_and_not_registered(system):
+    stack, urls = system
+    [document_id] = agency_send(urls, HOME_AFFAIRS, subject="Văn bản bị sửa sau khi ký", fault="tamper_after_signing")
+    doc = wait_until(lambda: incoming_by_document_id(urls, document_id),
+                     lambda d: d is not None and d["state"] == "refused", what="refusal")
+    assert "register" not in doc
+    statuses = wait_until(lambda: statuses_seen_by(urls, HOME_AFFAIRS, document_id),
+                          lambda s: len(s) >= 2, what="statuses 01 and 02 at the sender")
+    assert [s["status_code"] for s in statuses] == ["01", "02"]
+    assert "sửa đổi" in statuses[1]["description"] or "modified" in statuses[1]["description"].lower()
+    register = get(f"{urls['intake']}/register/{dt.date.today().year}")
+    assert all(row["id"] != doc["id"] for row in register)
+
+
+def test_broken_package_gets_a_clear_refusal(system):
+    stack, urls = system
+    [document_id] = agency_send(urls, HOME_AFFAIRS, subject="Thiếu số văn bản", fault="missing_field")
+    statuses = wait_until(lambda: statuses_seen_by(urls, HOME_AFFAIRS, document_id),
+                          lambda s: any(x["status_code"] == "02" for x in s), what="status 02")
+    refusal = next(s for s in statuses if s["status_code"] == "02")
+    assert "CodeNumber" in refusal["description"] or "số" in refusal["description"].lower()
+
+
+def test_outgoing_document_reaches_the_agency_with_two_signatures_in_order_and_its_number(system):
+    stack, urls = system
+    pdf = render_document(DocumentText(type_name="BÁO CÁO", subject="Báo cáo kết quả chuyển đổi số quý IV",
+                                       number_notation="Số:      /BC-UBND")).pdf
+    response = httpx.post(
+        f"{urls['dispatch']}/outgoing",
+        files={"file": ("bao-cao.pdf", pdf, "application/pdf")},
+        data={"type_name": "Báo cáo", "subject": "Báo cáo kết quả chuyển đổi số quý IV",
+              "recipients": PROVINCE_OFFICE, "signer_full_name": "Lê Văn Minh"},
+        timeout=30,
+    )
+    assert response.status_code == 202, response.text
+    key = response.json()["id"]
+    record = wait_until(lambda: get(f"{urls['dispatch']}/outgoing/{key}"),
+                        lambda r: r and r["state"] == "issued" and r["deliveries"][0].get("transport_state") == "accepted",
+                        what="issued and accepted by the axis")
+    assert record["code"].endswith("/BC-UBND") and record["register"]["number"] >= 1
+    assert [s["role"] for s in record["signatures"]] == ["leader", "agency"]
+
+    inbox = wait_until(lambda: get(f"{urls['axis']}/_sim/agencies/{PROVINCE_OFFICE}/inbox"),
+                       lambda rows: rows and any(r["document_id"] == record["document_id"] for r in rows),
+                       what="delivery to the agency")
+    received = next(r for r in inbox if r["document_id"] == record["document_id"])
+    assert received["code"] == record["code"]
+    signatures = received["signatures"]
+    assert len(signatures) == 2
+    assert all(s["intact"] and s["valid"] and s["trusted"] for s in signatures)
+    assert "Lê Văn Minh" in signatures[0]["signer_cn"] or "Chủ tịch" in signatures[0]["signer_cn"]
+    assert "Hoằng Đức" in signatures[1]["signer_cn"]
+
+    # The agency's statuses come back and are recorded per recipient (R-7.4).
+    record = wait_until(lambda: get(f"{urls['dispatch']}/outgoing/{key}"),
+                        lambda r: [s["code"] for s in r["deliveries"][0]["business_statuses"]] == ["01", "03"],
+                        what="statuses 01, 03 recorded")
+    # The archive keeps the issued copy (R-7.3).
+    archived = wait_until(lambda: get(f"{urls['archive']}/records/outgoing:{key}"), lambda r: r is not None, what="archive")
+    assert archived["files"][0]["sha256"] == record["files"]["agency_signed"]["sha256"]
+
+
+def test_killing_intake_mid_batch_loses_nothing_and_registers_nothing_twice(system):
+    stack, urls = system
+    year = dt.date.today().year
+    before = len(get(f"{urls['intake']}/register/{year}"))
+    document_ids = agency_send(urls, PROVINCE_OFFICE, subject="Lô văn bản kiểm thử", count=30)
+    wait_until(lambda: len(get(f"{urls['intake']}/register/{year}")), lambda n: n >= before + 3, what="batch started")
+    intake = stack.processes["intake"]
+    intake.kill()  # SIGKILL: no clean shutdown, unacked deliveries go back to the queue
+    assert not intake.alive
+    intake.start()
+    intake.wait_ready(60)
+    register = wait_until(lambda: get(f"{urls['intake']}/register/{year}"), lambda rows: rows and len(rows) >= before + 30,
+                          timeout=180, what="the whole batch registered")
+    numbers = [row["register"]["number"] for row in register]
+    assert numbers == list(range(1, len(register) + 1)), "register numbers have a gap or a duplicate"
+    docs = [incoming_by_document_id(urls, d) for d in document_ids]
+    assert all(d and d["state"] == "registered" for d in docs)
+    assert len({d["register"]["number"] for d in docs}) == 30
+    counts = Counter()
+    for document_id in document_ids:
+        statuses = wait_until(lambda: statuses_seen_by(urls, PROVINCE_OFFICE, document_id),
+                              lambda s: sum(x["status_code"] == "03" for x in s) >= 1, what="03 for each")
+        counts.update(s["status_code"] for s in statuses)
+    assert counts["03"] == 30  # exactly one "registered" per document, despite the kill
+    assert counts["01"] == 30
