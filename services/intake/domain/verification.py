@@ -1,0 +1,214 @@
+"""The verification report of an incoming package and its verdict (R-3.4, R-4.1, R-4.5, R-6.1).
+
+Each check ends passed, failed, indeterminate (could not decide now, e.g. revocation data
+unreachable) or not_checked. Any failure refuses the document; otherwise any indeterminate
+check sends it back for a later retry — never to a refusal (DSS's three-valued verdict,
+peers.md). The Vietnamese reasons go to the sender in status 02.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+
+POLICY_VERSION = "vanthu-incoming-1"
+
+# R-4.5: accepted formats, by the real content. The document itself must be a PDF.
+ACCEPTED_FAMILIES = {
+    "pdf": "PDF",
+    "txt": "văn bản thuần (txt)",
+    "rtf": "rtf",
+    "doc": "doc",
+    "docx": "docx",
+    "odt": "odt",
+    "csv": "csv",
+    "xls": "xls",
+    "xlsx": "xlsx",
+    "ods": "ods",
+    "jpeg": "jpeg",
+}
+# Secrecy markings (độ mật, NĐ 30 Phụ lục I III.2(a)): out of scope, refused unread (R-1.2).
+SECRECY_MARKS = ("tuyệt mật", "tối mật", "mật")
+
+
+class Outcome(str, Enum):
+    PASSED = "passed"
+    FAILED = "failed"
+    INDETERMINATE = "indeterminate"
+    NOT_CHECKED = "not_checked"
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    outcome: Outcome
+    detail_en: str = ""
+    detail_vi: str = ""
+    subject: str = ""
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "outcome": self.outcome.value}
+
+
+@dataclass(frozen=True)
+class VerificationReport:
+    checks: tuple[Check, ...]
+    policy_version: str = POLICY_VERSION
+    signatures: tuple[dict, ...] = field(default=())
+
+    @property
+    def verdict(self) -> Outcome:
+        outcomes = {c.outcome for c in self.checks}
+        if Outcome.FAILED in outcomes:
+            return Outcome.FAILED
+        if Outcome.INDETERMINATE in outcomes:
+            return Outcome.INDETERMINATE
+        return Outcome.PASSED
+
+    def failed_checks(self) -> list[Check]:
+        return [c for c in self.checks if c.outcome == Outcome.FAILED]
+
+    def indeterminate_checks(self) -> list[Check]:
+        return [c for c in self.checks if c.outcome == Outcome.INDETERMINATE]
+
+    def summary_en(self) -> str:
+        notable = self.failed_checks() or self.indeterminate_checks()
+        if not notable:
+            return f"{self.verdict.value}: {len(self.checks)} checks passed"
+        return f"{self.verdict.value}: " + "; ".join(
+            f"{c.name}{f' ({c.subject})' if c.subject else ''}: {c.detail_en}" for c in notable)
+
+    def refusal_reason_vi(self) -> str:
+        """The reason sent to the sender with status 02 (R-3.4, R-6.1)."""
+        reasons = []
+        for check in self.failed_checks():
+            text = check.detail_vi or check.detail_en
+            if check.subject and check.subject not in text:
+                text = f"{text} ({check.subject})"
+            if text not in reasons:
+                reasons.append(text)
+        return "Từ chối tiếp nhận văn bản: " + "; ".join(reasons) + "."
+
+    def to_dict(self) -> dict:
+        return {
+            "verdict": self.verdict.value,
+            "policy": self.policy_version,
+            "checks": [c.to_dict() for c in self.checks],
+            "signatures": list(self.signatures),
+        }
+
+
+# --- pure rules turning facts into checks -------------------------------------------------
+
+def structure_checks(errors: list) -> list[Check]:
+    """One failed check per field error of the edXML parser (names the field, R-3.4)."""
+    checks = []
+    for error in errors:
+        if error.path == "edXML":
+            checks.append(Check("structure", Outcome.FAILED, error.message, f"Gói tin edXML không hợp lệ: {error.message_vi}"))
+        else:
+            checks.append(Check("required_fields", Outcome.FAILED, f"{error.path}: {error.message}",
+                                f"Trường {error.path}: {error.message_vi}", subject=error.path))
+    return checks
+
+
+def sender_check(organ_id: str, known: bool) -> Check:
+    if known:
+        return Check("sender_known", Outcome.PASSED, subject=organ_id)
+    return Check("sender_known", Outcome.FAILED, f"sender {organ_id} is not in the organisation directory",
+                 f"Đơn vị gửi {organ_id} không có trong danh mục đơn vị liên thông", subject=organ_id)
+
+
+def recipient_check(own_id: str, recipients: list[str]) -> Check:
+    if own_id in recipients:
+        return Check("addressed_to_us", Outcome.PASSED)
+    return Check("addressed_to_us", Outcome.FAILED, f"not addressed to {own_id} (recipients: {', '.join(recipients)})",
+                 f"Văn bản không gửi đến đơn vị {own_id} (nơi nhận: {', '.join(recipients)})")
+
+
+def is_secret(*texts: str) -> bool:
+    for text in texts:
+        lowered = (text or "").lower()
+        for mark in SECRECY_MARKS:
+            # Whole-word marks only: "mật" must not match e.g. "mật khẩu" in a subject by accident
+            # unless it is the marking itself ("Mật", "[MẬT]", "Độ mật: Mật").
+            if lowered.strip() == mark or f"[{mark}]" in lowered or lowered.startswith(f"{mark} ") or f"độ mật: {mark}" in lowered:
+                return True
+    return False
+
+
+def secrecy_check(sphere: str, subject: str) -> Check:
+    if is_secret(sphere, subject):
+        return Check("not_secret", Outcome.FAILED, "the document is marked as a state secret; its content is not stored",
+                     "Văn bản có độ mật, không tiếp nhận qua hệ thống (nội dung không được lưu)")
+    return Check("not_secret", Outcome.PASSED)
+
+
+def integrity_check(name: str, sha256: str, size: int) -> Check:
+    return Check("attachment_integrity", Outcome.PASSED, f"sha256 {sha256}, {size} bytes", subject=name)
+
+
+def format_check(name: str, family: str | None, declared_extension: str, *, main_document: bool) -> Check:
+    """R-4.5: accepted families only, judged by content; the extension must agree with the
+    content; the document itself must be a PDF."""
+    label = family or "không xác định"
+    if family not in ACCEPTED_FAMILIES:
+        return Check("attachment_format", Outcome.FAILED, f"content is {family or 'of an unknown format'}, not an accepted format",
+                     f"Định dạng tệp không đúng quy định: nội dung thực là {label}", subject=name)
+    extension = declared_extension.lower().lstrip(".")
+    same = {"jpg": "jpeg", "jpeg": "jpeg"}.get(extension, extension)
+    if same and same != family and not (family == "txt" and same in ("csv", "txt")):
+        return Check("attachment_format", Outcome.FAILED, f"named .{extension} but the content is {family}",
+                     f"Định dạng tệp không đúng: tên tệp là .{extension} nhưng nội dung là {label}", subject=name)
+    if main_document and family != "pdf":
+        return Check("attachment_format", Outcome.FAILED, "the document itself must be a signed PDF",
+                     "Tệp văn bản chính phải là PDF có chữ ký số", subject=name)
+    return Check("attachment_format", Outcome.PASSED, family, subject=name)
+
+
+@dataclass(frozen=True)
+class SignatureFact:
+    """What the PDF signature adapter found about one signature."""
+
+    field: str
+    signer_cn: str | None
+    intact: bool  # the signed bytes hash to the signed digest
+    valid: bool  # the cryptographic signature verifies
+    trusted: bool | None  # chains to a configured trust root (None: could not decide)
+    modified_after: bool  # changes after signing beyond allowed form filling / signatures
+    revoked: bool = False
+    revocation_unavailable: bool = False
+    note: str = ""
+
+
+def signature_checks(name: str, facts: list[SignatureFact], *, parse_error: str | None = None) -> list[Check]:
+    if parse_error:
+        return [Check("signature", Outcome.FAILED, f"the PDF could not be read: {parse_error}",
+                      "Tệp PDF bị lỗi, không đọc được chữ ký số", subject=name)]
+    if not facts:
+        return [Check("signature", Outcome.FAILED, "the document carries no digital signature",
+                      "Văn bản không có chữ ký số", subject=name)]
+    checks = []
+    for fact in facts:
+        who = f"{name}#{fact.field}"
+        if not fact.intact or fact.modified_after:
+            checks.append(Check("signature", Outcome.FAILED, "the document was modified after signing",
+                                "Văn bản đã bị sửa đổi sau khi ký số", subject=who))
+        elif not fact.valid:
+            checks.append(Check("signature", Outcome.FAILED, "the signature does not verify",
+                                "Chữ ký số không hợp lệ", subject=who))
+        elif fact.revoked:
+            checks.append(Check("signature", Outcome.FAILED, f"the signer's certificate ({fact.signer_cn}) is revoked",
+                                f"Chứng thư số của người ký ({fact.signer_cn}) đã bị thu hồi", subject=who))
+        elif fact.revocation_unavailable:
+            checks.append(Check("signature", Outcome.INDETERMINATE,
+                                f"revocation data for {fact.signer_cn} unreachable: {fact.note}",
+                                "Chưa kiểm tra được tình trạng chứng thư số (không truy cập được CRL/OCSP)", subject=who))
+        elif fact.trusted is False:
+            checks.append(Check("signature", Outcome.FAILED, f"the signer's certificate ({fact.signer_cn}) does not chain to a trust root",
+                                "Chữ ký số không được chứng thực bởi tổ chức cung cấp dịch vụ chứng thực chữ ký số tin cậy",
+                                subject=who))
+        else:
+            checks.append(Check("signature", Outcome.PASSED, f"signed by {fact.signer_cn}{'; ' + fact.note if fact.note else ''}",
+                                subject=who))
+    return checks

@@ -1,0 +1,95 @@
+"""Verifying one incoming package (R-1.2, R-3.4, R-4.1, R-4.5, R-6.1): every check is run and
+reported, so a refusal tells the sender everything to fix at once."""
+
+from __future__ import annotations
+
+from pathlib import PurePath
+
+from services.intake.adapters.file_format import detect
+from services.intake.adapters.pdf_signatures import load_trust_roots, validate_pdf_signatures
+from services.intake.domain.verification import (
+    Check,
+    Outcome,
+    VerificationReport,
+    format_check,
+    integrity_check,
+    recipient_check,
+    secrecy_check,
+    sender_check,
+    signature_checks,
+    structure_checks,
+)
+from shared.contracts.messages import BlobRef, PackageReceived
+from shared.directory import cached_directory
+from shared.edxml import EdocPackage, EdxmlError
+from shared.logging import get_logger
+from shared.service import ServiceContext
+
+log = get_logger(__name__)
+
+
+async def verify_package(
+    ctx: ServiceContext,
+    message: PackageReceived,
+    raw: bytes,
+    package: EdocPackage | None,
+    parse_error: EdxmlError | None,
+    *,
+    final_attempt: bool,
+) -> tuple[VerificationReport, list[BlobRef]]:
+    settings = ctx.settings
+    if package is None:
+        errors = parse_error.errors if parse_error else []
+        checks = structure_checks(errors) or [Check("structure", Outcome.FAILED, "unreadable package", "Gói tin không đọc được")]
+        return VerificationReport(tuple(checks)), []
+
+    checks: list[Check] = [Check("structure", Outcome.PASSED), Check("required_fields", Outcome.PASSED)]
+    directory = cached_directory(settings.directory_file)
+    checks.append(sender_check(package.sender.organ_id, directory.knows(package.sender.organ_id)))
+    checks.append(recipient_check(settings.agency_id, [r.organ_id for r in package.recipients]))
+    secrecy = secrecy_check(package.other_info.sphere_of_promulgation, package.subject)
+    checks.append(secrecy)
+    if secrecy.outcome == Outcome.FAILED:
+        # R-1.2: a state secret is refused unread and its content is never stored.
+        return VerificationReport(tuple(checks)), []
+
+    files: list[BlobRef] = []
+    main_pdf: tuple[str, bytes] | None = None
+    for index, attachment in enumerate(package.attachments):
+        name = attachment.attachment_name
+        mime, family = detect(attachment.content)
+        blob = await ctx.blobs.put(attachment.content, media_type=mime, name=name)
+        if blob.sha256 != attachment.sha256:  # stored copy must be the bytes received (R-4.1)
+            checks.append(Check("attachment_integrity", Outcome.FAILED, "stored copy differs from the received bytes",
+                                "Lỗi toàn vẹn khi lưu tệp", subject=name))
+        else:
+            checks.append(integrity_check(name, blob.sha256, blob.size))
+        checks.append(format_check(name, family, PurePath(name).suffix, main_document=index == 0))
+        files.append(blob)
+        if main_pdf is None and family == "pdf":
+            main_pdf = (name, attachment.content)
+
+    if main_pdf is None:
+        checks.append(Check("signature", Outcome.FAILED, "no PDF document to verify",
+                            "Không có tệp văn bản PDF có chữ ký số"))
+        return VerificationReport(tuple(checks)), files
+
+    name, pdf = main_pdf
+    roots = load_trust_roots(settings.trust_roots)
+    if not roots:
+        # Without configured roots nothing can be trusted: an operator problem, not the sender's.
+        checks.append(Check("signature", Outcome.INDETERMINATE, "no trust roots configured (TRUST_ROOTS)",
+                            "Chưa cấu hình chứng thư gốc tin cậy", subject=name))
+        return VerificationReport(tuple(checks)), files
+    try:
+        facts = await validate_pdf_signatures(pdf, roots, final_attempt=final_attempt)
+    except Exception as exc:  # noqa: BLE001 - a garbage PDF is the sender's fault, named as such
+        log.warning("PDF could not be read for signature validation", attachment=name, error=repr(exc))
+        checks.extend(signature_checks(name, [], parse_error=f"{type(exc).__name__}: {exc}"))
+    else:
+        checks.extend(signature_checks(name, facts))
+        signatures = tuple({"field": f.field, "signer_cn": f.signer_cn, "intact": f.intact, "valid": f.valid,
+                            "trusted": f.trusted, "modified_after": f.modified_after, "revoked": f.revoked,
+                            "revocation_unavailable": f.revocation_unavailable, "note": f.note} for f in facts)
+        return VerificationReport(tuple(checks), signatures=signatures), files
+    return VerificationReport(tuple(checks)), files
