@@ -1,0 +1,84 @@
+"""The national axis (VNPT VXP SDK protocol, standards.md §2.2) over HTTP: POST /<operation>,
+parameters as HMAC-signed headers, ErrorCode "0" for success. The local axis speaks the same."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+
+import httpx
+
+from services.gateway.adapters.axis_client import AxisRejected, AxisUnavailable, ReceivedItem, SendReceipt, SentItem
+from shared.vxp import signed_headers
+
+
+class VxpAxisClient:
+    def __init__(self, endpoint: str, system_id: str, secret: str, *, timeout: float = 30.0) -> None:
+        self._endpoint = endpoint.rstrip("/")
+        self._system_id = system_id
+        self._secret = secret
+        self._http = httpx.AsyncClient(timeout=timeout)
+
+    async def _call(self, operation: str, params: dict[str, str], *, body: bytes | None = None, method: str = "POST") -> dict:
+        headers = signed_headers(params, system_id=self._system_id, secret=self._secret)
+        if body is not None:
+            headers["Content-Type"] = "application/octet-stream"
+        try:
+            response = await self._http.request(method, f"{self._endpoint}/{operation}", headers=headers, content=body)
+        except httpx.HTTPError as exc:
+            raise AxisUnavailable(f"{operation}: {type(exc).__name__}: {exc}") from exc
+        if response.status_code >= 500 or response.status_code == 429:
+            raise AxisUnavailable(f"{operation}: HTTP {response.status_code}")
+        try:
+            payload = response.json()
+        except ValueError as exc:
+            raise AxisUnavailable(f"{operation}: HTTP {response.status_code}, not JSON") from exc
+        code = str(payload.get("ErrorCode", "0" if response.is_success else response.status_code))
+        if response.status_code >= 400 or code != "0" or payload.get("status") == "FAIL":
+            raise AxisRejected(f"{operation}: {code} {payload.get('ErrorDesc', '')}".strip(), code=code)
+        return payload
+
+    async def list_received(self, kind: str) -> list[ReceivedItem]:
+        payload = await self._call("getReceivedEdocList", {"servicetype": "eDoc", "messagetype": kind})
+        return [
+            ReceivedItem(doc_id=str(row["docId"]), from_code=row.get("from", ""), to_code=row.get("to", ""),
+                         message_type=row.get("messageType", kind), created_time=row.get("created_time", ""),
+                         status=row.get("status", ""))
+            for row in payload.get("data") or []
+        ]
+
+    async def fetch(self, doc_id: str) -> bytes:
+        payload = await self._call("getEdoc", {"docId": doc_id, "filePath": "."})
+        try:
+            return base64.b64decode(payload["data"], validate=True)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise AxisRejected(f"getEdoc {doc_id}: no base64 data") from exc
+
+    async def acknowledge(self, doc_id: str, status: str) -> None:
+        await self._call("updateStatus", {"docId": doc_id, "status": status})
+
+    async def send(self, from_code: str, to_codes: list[str], kind: str, data: bytes) -> SendReceipt:
+        params = {"from": from_code, "to": json.dumps(to_codes), "servicetype": "eDoc", "messagetype": kind,
+                  "hash-file": hashlib.sha256(data).hexdigest()}
+        payload = await self._call("sendEdoc", params, body=data)
+        return SendReceipt(doc_id=str(payload.get("DocId") or payload.get("docId")))
+
+    async def list_sent(self, kind: str, doc_id: str | None = None) -> list[SentItem]:
+        params = {"servicetype": "eDoc", "messagetype": kind}
+        if doc_id:
+            params["docId"] = doc_id
+        payload = await self._call("getSentEdocList", params)
+        return [
+            SentItem(sender_doc_id=str(r.get("senderDocId", "")), receiver_doc_id=str(r.get("receiverDocId", "")),
+                     from_code=r.get("fromCode", ""), to_code=r.get("toCode", ""), message_type=r.get("messageType", kind),
+                     send_status=r.get("sendStatus", ""), receive_status=r.get("receiveStatus", ""), extra=r)
+            for r in payload.get("data") or []
+        ]
+
+    async def agencies(self) -> list[dict]:
+        payload = await self._call("getAgenciesList", {})
+        return list(payload.get("data") or [])
+
+    async def close(self) -> None:
+        await self._http.aclose()
