@@ -189,3 +189,51 @@ def test_killing_intake_mid_batch_loses_nothing_and_registers_nothing_twice(syst
         counts.update(s["status_code"] for s in statuses)
     assert counts["03"] == 30  # exactly one "registered" per document, despite the kill
     assert counts["01"] == 30
+
+
+@pytest.mark.parametrize(
+    ("fault", "reason_fragment"),
+    [
+        ("broken_xml", "xml"),
+        ("unsigned", "không có chữ ký số"),
+        ("untrusted_signer", "tin cậy"),
+        ("exe_as_pdf", "định dạng"),
+        ("bad_attachment_base64", "base64"),
+        ("secret", "mật"),
+    ],
+)
+def test_bad_input_is_refused_with_a_reason_that_reaches_the_sender(system, fault, reason_fragment):
+    """Bad input anywhere gets status 02 with the reason, never a crashed consumer (R-3.4, R-6.1,
+    R-4.5, R-1.2)."""
+    stack, urls = system
+    [document_id] = agency_send(urls, HOME_AFFAIRS, subject=f"Gói tin lỗi {fault}", fault=fault)
+    statuses = wait_until(lambda: statuses_seen_by(urls, HOME_AFFAIRS, document_id),
+                          lambda s: any(x["status_code"] == "02" for x in s), what=f"status 02 for {fault}")
+    refusal = next(s for s in statuses if s["status_code"] == "02")
+    assert reason_fragment in refusal["description"].lower(), refusal["description"]
+    assert "03" not in [s["status_code"] for s in statuses]
+    if fault == "secret":  # R-1.2: the content of a secret document is never stored
+        doc = incoming_by_document_id(urls, document_id)
+        assert doc["state"] == "refused" and not doc.get("files")
+    assert stack.processes["intake"].alive
+
+
+def test_unreachable_revocation_data_is_retried_not_refused(system):
+    """Indeterminate (CRL unreachable) goes back for a later retry, never to a refusal; once the
+    CRL is back the document is registered (R-6.1; DSS's three-valued verdict)."""
+    stack, urls = system
+    httpx.post(f"{urls['axis']}/_control/crl", json={"reachable": False}).raise_for_status()
+    try:
+        [document_id] = agency_send(urls, PROVINCE_OFFICE, subject="Văn bản khi CRL tạm thời không truy cập được")
+        doc = wait_until(lambda: incoming_by_document_id(urls, document_id),
+                         lambda d: d is not None and d.get("verification_attempts"), what="an indeterminate attempt")
+        assert doc["state"] == "arrived"
+        assert doc["verification_attempts"][0]["verdict"] == "indeterminate"
+    finally:
+        httpx.post(f"{urls['axis']}/_control/crl", json={"reachable": True}).raise_for_status()
+    doc = wait_until(lambda: incoming_by_document_id(urls, document_id),
+                     lambda d: d["state"] == "registered", timeout=120, what="registration after the CRL is back")
+    assert doc["verification"]["verdict"] == "passed"
+    statuses = wait_until(lambda: statuses_seen_by(urls, PROVINCE_OFFICE, document_id),
+                          lambda s: len(s) >= 2, what="01 and 03")
+    assert [s["status_code"] for s in statuses] == ["01", "03"]
