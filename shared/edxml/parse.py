@@ -322,11 +322,9 @@ def parse_edoc(data: bytes) -> EdocPackage:
     if not to_elements:
         r.fail(f"{base}/To", "at least one recipient is required", "phải có ít nhất một đơn vị nhận")
     document_id = r.required(h, "DocumentId", base)
-    code_el = _kid(h, "Code")
-    if code_el is None:
-        r.fail(f"{base}/Code", "required element is missing (số and ký hiệu)", "thiếu số và ký hiệu văn bản")
-    code_number = r.required(code_el, "CodeNumber", f"{base}/Code") if code_el is not None else ""
-    code_notation = r.required(code_el, "CodeNotation", f"{base}/Code") if code_el is not None else ""
+    code_el = _kid(h, "Code")  # missing: both of its fields are reported by name
+    code_number = r.required(code_el, "CodeNumber", f"{base}/Code")
+    code_notation = r.required(code_el, "CodeNotation", f"{base}/Code")
     info = _kid(h, "PromulgationInfo")
     issued = r.date(info, "PromulgationDate", f"{base}/PromulgationInfo", required=True)
     type_el = _kid(h, "DocumentType")
