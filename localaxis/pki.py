@@ -25,23 +25,30 @@ class AxisPki:
         return f"{self.base_url}/pki/{code}/crl"
 
     def ensure(self) -> None:
+        """Creates what is missing. A CA, once made, is kept for good (receivers trust it);
+        the leaf certificates are re-issued when the axis's address changes, because their
+        CRL distribution points name it."""
         meta_path = self.directory / "meta.json"
         meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
-        if meta.get("base_url") != self.base_url:  # CRL URLs are baked into the certificates
+        if meta.get("base_url") != self.base_url:
             meta = {"base_url": self.base_url, "agencies": []}
         for code, agency in [*self.agencies.items(), (ROGUE, None)]:
             folder = self.directory / code
             if code in meta["agencies"] and (folder / "agency.crt.pem").exists():
                 continue
             organization = agency.name if agency else "Tổ chức không tin cậy"
-            ca = devpki.make_ca(f"CA thử nghiệm - {organization}", organization)
-            devpki.save(ca, folder, "ca")
+            if (folder / "ca.crt.pem").exists() and (folder / "ca.key.pem").exists():
+                ca = devpki.load(folder, "ca")
+            else:
+                ca = devpki.make_ca(f"CA thử nghiệm - {organization}", organization)
+                devpki.save(ca, folder, "ca")
             leader_name = f"{agency.leader} - {agency.leader_position}" if agency else "Người ký không tin cậy"
             devpki.save(devpki.issue_key(ca, common_name=leader_name, organization=organization, crl_url=self.crl_url(code)),
                         folder, "leader")
             devpki.save(devpki.issue_key(ca, common_name=organization, organization=organization, crl_url=self.crl_url(code)),
                         folder, "agency")
-            (folder / "revoked.json").write_text("[]")
+            if not (folder / "revoked.json").exists():
+                (folder / "revoked.json").write_text("[]")
             meta["agencies"].append(code)
         meta_path.parent.mkdir(parents=True, exist_ok=True)
         meta_path.write_text(json.dumps(meta))

@@ -71,14 +71,16 @@ def create_app(data_dir: Path, agencies: Agencies, base_url: str) -> FastAPI:
     state = {"faults": Faults(), "crl": CrlControl()}
     tasks: set[asyncio.Task] = set()
 
+    @app.exception_handler(VxpAuthError)
+    async def auth_failed(_request: Request, exc: VxpAuthError) -> JSONResponse:
+        # 15: wrong SystemId/SecretKey (standards.md §2.4 error codes)
+        return _fail("15", f"XroadVnpt signature rejected: {exc}", http=401)
+
     def caller(request: Request) -> tuple[Agency, dict[str, str]]:
-        try:
-            system_id, params = verify_headers(request.headers, agencies.secrets())
-        except VxpAuthError as exc:
-            raise HTTPException(401, f"XroadVnpt signature rejected: {exc}") from exc
+        system_id, params = verify_headers(request.headers, agencies.secrets())
         agency = agencies.by_system(system_id)
         if agency is None:
-            raise HTTPException(401, "unknown system")
+            raise VxpAuthError("unknown system")
         return agency, params
 
     def unavailable() -> JSONResponse | None:
@@ -225,17 +227,23 @@ def create_app(data_dir: Path, agencies: Agencies, base_url: str) -> FastAPI:
     @app.get("/countReceiveEdoc")
     @app.post("/countReceiveEdoc")
     def count_edoc(request: Request):
+        if (down := unavailable()) is not None:
+            return down
         agency, _ = caller(request)
         return _ok(count=len(store.received(agency.code, "edoc")))
 
     @app.get("/countReceiveStatus")
     @app.post("/countReceiveStatus")
     def count_status(request: Request):
+        if (down := unavailable()) is not None:
+            return down
         agency, _ = caller(request)
         return _ok(count=len(store.received(agency.code, "status")))
 
     @app.post("/getAgenciesList")
     def agencies_list(request: Request):
+        if (down := unavailable()) is not None:
+            return down
         caller(request)
         return _ok(data=[{"id": i, "pid": None, "code": a.code, "name": a.name, "mail": "", "oldCode": "", "code102": a.code}
                          for i, a in enumerate(agencies.agencies, 1)])

@@ -41,11 +41,12 @@ def _signature(sign_header: str, secret: str) -> str:
 def signed_headers(logical: Mapping[str, str], *, system_id: str, secret: str, now: dt.datetime | None = None) -> dict[str, str]:
     values = {"systemid": system_id, "timestamp": format_timestamp(now or dt.datetime.now(VN_TZ)), **logical}
     prefixed = {f"{PREFIX}{name}": str(value) for name, value in values.items()}
-    sign_header = json.dumps(prefixed, ensure_ascii=False, separators=(",", ":"))
+    # ASCII JSON: the signed text must travel unchanged in a (latin-1) HTTP header.
+    sign_header = json.dumps(prefixed, ensure_ascii=True, separators=(",", ":"))
     headers = {
         **{k: _ascii_header(v) for k, v in prefixed.items()},
         f"{PREFIX}sign-header-key": ";".join(prefixed),
-        f"{PREFIX}sign-header": _ascii_header(sign_header),
+        f"{PREFIX}sign-header": sign_header,
         f"{PREFIX}hash-header": _signature(sign_header, secret),
         f"{PREFIX}version": VERSION,
         "User-Agent": USER_AGENT,
@@ -54,7 +55,8 @@ def signed_headers(logical: Mapping[str, str], *, system_id: str, secret: str, n
 
 
 def _ascii_header(value: str) -> str:
-    # HTTP headers are latin-1; Vietnamese text (rare in parameters) is JSON-escaped.
+    # HTTP headers are latin-1; Vietnamese text (rare in parameters) is sent JSON-escaped
+    # (\uXXXX); the signed JSON carries the real value.
     return value if value.isascii() else json.dumps(value)[1:-1]
 
 

@@ -55,7 +55,8 @@ async def on_status_received(message: StatusReceived, delivery: Delivery, ctx: S
             return
         await uow.db[repo.OUTGOING].update_one(
             {"_id": record["_id"], "deliveries.organ_id": message.sender_organ_id},
-            {"$push": {"deliveries.$.business_statuses": entry},
+            # Kept in business order whatever order they arrive in (same second: by code, 01 < 03 < 04 …).
+            {"$push": {"deliveries.$.business_statuses": {"$each": [entry], "$sort": {"at": 1, "code": 1}}},
              "$set": {"deliveries.$.business_state": entry["state"], "deliveries.$.business_at": message.status_at}},
             session=uow.session,
         )

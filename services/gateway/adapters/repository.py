@@ -55,6 +55,19 @@ async def due_sends(db: AsyncDatabase, now: dt.datetime, limit: int) -> list[dic
     ).to_list()
 
 
+async def has_earlier_unfinished(db: AsyncDatabase, send: dict) -> bool:
+    """Packages about one document go to one recipient in the order they were requested
+    (01 before 03), so a later one waits while an earlier one is still on its way."""
+    if not send.get("document_id"):
+        return False
+    earlier = await db[SENDS].find_one(
+        {"document_id": send["document_id"], "recipients": send["recipients"], "created_at": {"$lt": send["created_at"]},
+         "state": {"$in": [SendState.READY.value, SendState.SENDING.value, SendState.WAITING_FOR_RETRY.value]}},
+        projection={"_id": 1},
+    )
+    return earlier is not None
+
+
 async def transition_send(uow: UnitOfWork, send: dict, new_state: SendState, **fields: Any) -> dict:
     """Move a send to a new state if nobody moved it meanwhile; returns the updated record."""
     current = SendState(send["state"])

@@ -32,7 +32,12 @@ class VxpAxisClient:
             raise AxisUnavailable(f"{operation}: HTTP {response.status_code}")
         try:
             payload = response.json()
+            if not isinstance(payload, dict):
+                raise ValueError("not a JSON object")
         except ValueError as exc:
+            if response.status_code >= 400:
+                raise AxisRejected(f"{operation}: HTTP {response.status_code}", code=str(response.status_code)) from exc
+            # a 2xx that is not the axis's JSON: a proxy's page, most likely; try again later
             raise AxisUnavailable(f"{operation}: HTTP {response.status_code}, not JSON") from exc
         code = str(payload.get("ErrorCode", "0" if response.is_success else response.status_code))
         if response.status_code >= 400 or code != "0" or payload.get("status") == "FAIL":

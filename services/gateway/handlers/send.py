@@ -143,6 +143,15 @@ async def release_stuck_sends(ctx: ServiceContext) -> int:
 
 async def send_due(ctx: ServiceContext, axis: AxisClient, *, batch: int = 16, concurrency: int = 4) -> int:
     due = await repo.due_sends(ctx.store.db, utcnow(), batch)
+    ordered, seen = [], set()
+    for send in due:
+        key = (send.get("document_id"), tuple(send["recipients"]))
+        if key[0] and key in seen:
+            continue  # the earlier one in this batch goes first
+        seen.add(key)
+        if not await repo.has_earlier_unfinished(ctx.store.db, send):
+            ordered.append(send)
+    due = ordered
     limit = asyncio.Semaphore(concurrency)
 
     async def one(send):
