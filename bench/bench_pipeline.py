@@ -89,7 +89,7 @@ async def raw_publish(amqp_url: str, repeat: int) -> tuple[float, float]:
     started = time.perf_counter()
     await asyncio.gather(*(windowed(i) for i in range(repeat)))
     pipelined = (time.perf_counter() - started) / repeat
-    await queue.delete()
+    await queue.delete(if_unused=False, if_empty=False)  # quorum queues refuse if-unused
     await connection.close()
     return sequential, pipelined
 

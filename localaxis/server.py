@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -63,7 +64,18 @@ def _time(seconds: float) -> str:
 
 
 def create_app(data_dir: Path, agencies: Agencies, base_url: str) -> FastAPI:
-    app = FastAPI(title="Local interconnection axis (trục liên thông thử nghiệm)")
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        # Packages that reached a simulated agency just before a restart are still waiting.
+        for agency in agencies.simulated():
+            for kind in ("edoc", "status"):
+                for row in store.received(agency.code, kind):
+                    spawn(simulated_receive(agency, row["doc_id"]))
+        yield
+        for task in list(tasks):
+            task.cancel()
+
+    app = FastAPI(title="Local interconnection axis (trục liên thông thử nghiệm)", lifespan=lifespan)
     store = AxisStore(data_dir / "axis.sqlite3")
     pki = AxisPki(data_dir / "pki", base_url, agencies.simulated())
     pki.ensure()
@@ -95,10 +107,13 @@ def create_app(data_dir: Path, agencies: Agencies, base_url: str) -> FastAPI:
                        message_type=message_type, data=data, title=title, notation=notation)
         recipient = agencies.by_code(to_code)
         if recipient is not None and recipient.simulated:
-            task = asyncio.get_running_loop().create_task(simulated_receive(recipient, doc_id))
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
+            spawn(simulated_receive(recipient, doc_id))
         return doc_id
+
+    def spawn(coroutine) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        tasks.add(task)  # a strong reference, or the task may vanish mid-way
+        task.add_done_callback(tasks.discard)
 
     async def simulated_receive(agency: Agency, doc_id: str) -> None:
         item = store.item(doc_id)

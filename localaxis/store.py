@@ -3,11 +3,14 @@ per-agency counters, and what the simulated agencies received."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sqlite3
 import threading
 import time
 from pathlib import Path
+
+from shared.clock import VN_TZ
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS items (
@@ -22,6 +25,10 @@ CREATE TABLE IF NOT EXISTS sim_statuses (id INTEGER PRIMARY KEY AUTOINCREMENT, a
   response_for_document_id TEXT, status_code TEXT, description TEXT, timestamp TEXT, received_at REAL);
 """
 PENDING = ("pending", "processing")
+
+
+def _iso(seconds: float) -> str:
+    return dt.datetime.fromtimestamp(seconds, VN_TZ).isoformat(timespec="milliseconds")
 
 
 class AxisStore:
@@ -83,7 +90,7 @@ class AxisStore:
         with self._lock:
             rows = self._db.execute("SELECT * FROM sim_inbox WHERE agency = ? ORDER BY id", (agency,)).fetchall()
         return [{"document_id": r["document_id"], "code": r["code"], "subject": r["subject"], "from": r["from_code"],
-                 "axis_doc_id": r["axis_doc_id"], "received_at": r["received_at"], "signatures": json.loads(r["signatures"])}
+                 "axis_doc_id": r["axis_doc_id"], "received_at": _iso(r["received_at"]), "signatures": json.loads(r["signatures"])}
                 for r in rows]
 
     def add_status(self, agency: str, axis_doc_id: str, response_for_document_id: str, status_code: str, description: str,
@@ -97,5 +104,5 @@ class AxisStore:
         with self._lock:
             rows = self._db.execute("SELECT * FROM sim_statuses WHERE agency = ? ORDER BY id", (agency,)).fetchall()
         return [{"response_for_document_id": r["response_for_document_id"], "status_code": r["status_code"],
-                 "description": r["description"], "timestamp": r["timestamp"], "received_at": r["received_at"],
+                 "description": r["description"], "timestamp": r["timestamp"], "received_at": _iso(r["received_at"]),
                  "axis_doc_id": r["axis_doc_id"]} for r in rows]

@@ -65,6 +65,7 @@ class Settings(BaseSettings):
     # PEM files with the trust roots the operator manages (R-6.1): peers' CAs and our own.
     trust_roots: list[Path] = Field(default_factory=list)
     verification_max_attempts: int = 6  # indeterminate verdicts are retried, never refused
+    crl_cache_seconds: float = 300.0  # a CRL is re-fetched after this, or at its nextUpdate
 
     # --- bus ---------------------------------------------------------------------------
     bus_prefetch: int = 8

@@ -22,6 +22,7 @@ from shared.pdfdocs import DocumentText, render_document
 
 pytestmark = pytest.mark.e2e
 
+PROVINCE = "000.00.00.H56"
 PROVINCE_OFFICE = "000.01.00.H56"
 HOME_AFFAIRS = "000.12.00.H56"
 
@@ -222,9 +223,10 @@ def test_unreachable_revocation_data_is_retried_not_refused(system):
     """Indeterminate (CRL unreachable) goes back for a later retry, never to a refusal; once the
     CRL is back the document is registered (R-6.1; DSS's three-valued verdict)."""
     stack, urls = system
+    # The provincial committee sends nothing else in this module, so intake has no cached CRL of its CA.
     httpx.post(f"{urls['axis']}/_control/crl", json={"reachable": False}).raise_for_status()
     try:
-        [document_id] = agency_send(urls, PROVINCE_OFFICE, subject="Văn bản khi CRL tạm thời không truy cập được")
+        [document_id] = agency_send(urls, PROVINCE, subject="Văn bản khi CRL tạm thời không truy cập được")
         doc = wait_until(lambda: incoming_by_document_id(urls, document_id),
                          lambda d: d is not None and d.get("verification_attempts"), what="an indeterminate attempt")
         assert doc["state"] == "arrived"
@@ -234,6 +236,6 @@ def test_unreachable_revocation_data_is_retried_not_refused(system):
     doc = wait_until(lambda: incoming_by_document_id(urls, document_id),
                      lambda d: d["state"] == "registered", timeout=120, what="registration after the CRL is back")
     assert doc["verification"]["verdict"] == "passed"
-    statuses = wait_until(lambda: statuses_seen_by(urls, PROVINCE_OFFICE, document_id),
+    statuses = wait_until(lambda: statuses_seen_by(urls, PROVINCE, document_id),
                           lambda s: len(s) >= 2, what="01 and 03")
     assert [s["status_code"] for s in statuses] == ["01", "03"]

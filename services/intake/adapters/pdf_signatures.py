@@ -1,22 +1,25 @@
 """Validating the digital signatures of a received PDF with pyHanko (R-4.1, R-6.1).
 
 Trust is only the configured roots (settings.trust_roots), never the system store. Revocation
-is checked against the CRLs named in the certificates. Two passes per signature:
-1. pyHanko's PDF validation (soft-fail revocation): integrity, cryptographic validity, the
-   chain to a trust root, changes after signing, and revocation when the CRL is reachable;
-2. the signer's chain again with hard-fail revocation: if the CRL cannot be had, the verdict
-   is "indeterminate" (retry later), not "passed" — unless this is the last attempt, when
-   the document is accepted without revocation data and the report says so.
+is checked against the CRLs named in the certificates, fetched here and cached until their
+nextUpdate (at most CRL_CACHE_SECONDS), so a batch from one agency costs one fetch. When a CRL
+cannot be had, the signature is "indeterminate" (retry later), not "passed" — unless this is
+the last attempt, when the document is accepted without revocation data and the report says so.
 pyHanko is CPU-bound: each PDF is validated in a worker thread with its own event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import io
+import threading
+import time
 from functools import lru_cache
 from pathlib import Path
 
+import httpx
+from asn1crypto import crl as asn1_crl
 from asn1crypto import pem
 from asn1crypto import x509 as asn1_x509
 from pyhanko.pdf_utils.reader import PdfFileReader
@@ -25,12 +28,10 @@ from pyhanko.sign.fields import enumerate_sig_fields
 from pyhanko.sign.validation import async_validate_pdf_signature
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from pyhanko.sign.validation.status import SignatureCoverageLevel
-from pyhanko_certvalidator import CertificateValidator, ValidationContext
-from pyhanko_certvalidator.errors import InsufficientRevinfoError, PathValidationError, RevokedError
+from pyhanko_certvalidator import ValidationContext
 
 from services.intake.domain.verification import SignatureFact
 
-FETCH_TIMEOUT_SECONDS = 10
 
 
 def load_trust_roots(paths: list[Path]) -> tuple[asn1_x509.Certificate, ...]:
@@ -49,13 +50,55 @@ def _load_pem_file(path: str, _mtime: int) -> tuple[asn1_x509.Certificate, ...]:
     return tuple(asn1_x509.Certificate.load(der) for kind, _, der in pem.unarmor(data, multiple=True) if kind == "CERTIFICATE")
 
 
-def _context(roots, others, mode: str) -> ValidationContext:
-    from pyhanko_certvalidator.fetchers.requests_fetchers import RequestsFetcherBackend
+class CrlCache:
+    """CRLs by URL, kept until their nextUpdate or CRL_CACHE_SECONDS, whichever is sooner."""
 
-    return ValidationContext(
-        trust_roots=list(roots), other_certs=list(others), allow_fetching=True, revocation_mode=mode,
-        fetcher_backend=RequestsFetcherBackend(per_request_timeout=FETCH_TIMEOUT_SECONDS),
-    )
+    def __init__(self, max_age_seconds: float = 300.0, timeout_seconds: float = 10.0) -> None:
+        self.max_age = max_age_seconds
+        self.timeout = timeout_seconds
+        self._entries: dict[str, tuple[float, asn1_crl.CertificateList]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, url: str) -> asn1_crl.CertificateList | None:
+        """The CRL, or None when it cannot be had now (unreachable, garbage, expired)."""
+        with self._lock:
+            entry = self._entries.get(url)
+        if entry and time.monotonic() - entry[0] < self.max_age and not _expired(entry[1]):
+            return entry[1]
+        try:
+            response = httpx.get(url, timeout=self.timeout, follow_redirects=True)
+            response.raise_for_status()
+            data = response.content
+            crl = asn1_crl.CertificateList.load(pem.unarmor(data)[2] if pem.detect(data) else data)
+            crl.native  # parse now: garbage must fail here, not inside the validator
+        except Exception:  # noqa: BLE001 - any failure means "no revocation data now"
+            # A CRL fetched before and not yet past its nextUpdate is still valid revocation data.
+            return entry[1] if entry and self.max_age > 0 and not _expired(entry[1]) else None
+        with self._lock:
+            self._entries[url] = (time.monotonic(), crl)
+        return crl
+
+
+def _expired(crl: asn1_crl.CertificateList) -> bool:
+    next_update = crl["tbs_cert_list"]["next_update"].native
+    return next_update is not None and next_update < dt.datetime.now(dt.timezone.utc)
+
+
+
+
+def _crl_urls(certs) -> list[str]:
+    urls = []
+    for cert in certs:
+        try:
+            urls.extend(dp.url for dp in cert.crl_distribution_points if dp.url)
+        except Exception:  # noqa: BLE001 - a malformed extension is no revocation source
+            continue
+    return list(dict.fromkeys(urls))
+
+
+def _context(roots, others, crls, mode: str) -> ValidationContext:
+    return ValidationContext(trust_roots=list(roots), other_certs=list(others), crls=list(crls),
+                             allow_fetching=False, revocation_mode=mode)
 
 
 def _cn(cert: asn1_x509.Certificate) -> str | None:
@@ -65,7 +108,7 @@ def _cn(cert: asn1_x509.Certificate) -> str | None:
         return None
 
 
-async def _validate(pdf: bytes, roots, *, final_attempt: bool) -> list[SignatureFact]:
+async def _validate(pdf: bytes, roots, *, final_attempt: bool, crl_cache: CrlCache) -> list[SignatureFact]:
     reader = PdfFileReader(io.BytesIO(pdf), strict=False)
     facts: list[SignatureFact] = []
     embedded = []
@@ -83,8 +126,14 @@ async def _validate(pdf: bytes, roots, *, final_attempt: bool) -> list[Signature
         except Exception as exc:  # noqa: BLE001
             facts.append(SignatureFact(emb.field_name, None, False, False, False, False, note=f"no signer certificate: {exc}"))
             continue
+        urls = _crl_urls([cert, *others])
+        crls = [c for c in (crl_cache.get(url) for url in urls) if c is not None]  # already off the event loop
+        have_all = len(crls) == len(urls)
+        # hard-fail when every CRL is at hand: a revoked certificate fails; else soft-fail and
+        # report the missing revocation data (indeterminate), never a silent pass.
+        mode = "hard-fail" if urls and have_all else "soft-fail"
         try:
-            status = await async_validate_pdf_signature(emb, _context(roots, others, "soft-fail"))
+            status = await async_validate_pdf_signature(emb, _context(roots, others, crls, mode))
         except Exception as exc:  # noqa: BLE001 - a malformed signature is simply not valid
             facts.append(SignatureFact(emb.field_name, _cn(cert), False, False, False, False, note=f"validation error: {exc}"))
             continue
@@ -93,38 +142,26 @@ async def _validate(pdf: bytes, roots, *, final_attempt: bool) -> list[Signature
         level = status.modification_level
         modified_after = not (covers and status.docmdp_ok is not False and level is not None
                               and level <= ModificationLevel.FORM_FILLING)
-        revoked = status.revoked
-        revocation_unavailable, note = False, ""
-        if status.trusted and not revoked:
-            revoked, revocation_unavailable, note = await _hard_revocation(cert, roots, others)
-            if revocation_unavailable and final_attempt:
+        revocation_unavailable = bool(urls) and not have_all and bool(status.trusted)
+        note = "revocation checked" if urls and have_all else ""
+        if revocation_unavailable:
+            missing = [u for u in urls if crl_cache.get(u) is None]
+            note = f"no revocation data from {', '.join(missing)}"
+            if final_attempt:
                 revocation_unavailable = False
                 note = f"accepted on the last attempt without revocation data ({note})"
         facts.append(SignatureFact(
             field=emb.field_name, signer_cn=_cn(cert), intact=bool(status.intact), valid=bool(status.valid),
-            trusted=bool(status.trusted), modified_after=modified_after, revoked=bool(revoked),
-            revocation_unavailable=revocation_unavailable, note=note or str(status.trust_problem_indic or ""),
+            trusted=bool(status.trusted), modified_after=modified_after, revoked=bool(status.revoked),
+            revocation_unavailable=revocation_unavailable,
+            note=note or str(status.trust_problem_indic or ""),
         ))
     return facts
 
 
-async def _hard_revocation(cert, roots, others) -> tuple[bool, bool, str]:
-    """(revoked, revocation data unavailable, note)."""
-    validator = CertificateValidator(cert, intermediate_certs=others, validation_context=_context(roots, others, "hard-fail"))
-    try:
-        await validator.async_validate_usage(set())
-    except RevokedError as exc:
-        return True, False, str(exc)
-    except InsufficientRevinfoError as exc:
-        return False, True, str(exc)
-    except PathValidationError as exc:
-        return False, False, f"chain re-check: {exc}"
-    return False, False, "revocation checked"
+def validate_pdf_signatures_blocking(pdf: bytes, roots, *, crl_cache: CrlCache, final_attempt: bool = False) -> list[SignatureFact]:
+    return asyncio.run(_validate(pdf, roots, final_attempt=final_attempt, crl_cache=crl_cache))
 
 
-def validate_pdf_signatures_blocking(pdf: bytes, roots, *, final_attempt: bool = False) -> list[SignatureFact]:
-    return asyncio.run(_validate(pdf, roots, final_attempt=final_attempt))
-
-
-async def validate_pdf_signatures(pdf: bytes, roots, *, final_attempt: bool = False) -> list[SignatureFact]:
-    return await asyncio.to_thread(validate_pdf_signatures_blocking, pdf, roots, final_attempt=final_attempt)
+async def validate_pdf_signatures(pdf: bytes, roots, *, crl_cache: CrlCache, final_attempt: bool = False) -> list[SignatureFact]:
+    return await asyncio.to_thread(validate_pdf_signatures_blocking, pdf, roots, crl_cache=crl_cache, final_attempt=final_attempt)

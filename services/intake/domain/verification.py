@@ -8,6 +8,8 @@ peers.md). The Vietnamese reasons go to the sender in status 02.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import asdict, dataclass, field
 from enum import Enum
 
@@ -27,8 +29,15 @@ ACCEPTED_FAMILIES = {
     "ods": "ods",
     "jpeg": "jpeg",
 }
+# Extensions that may name either family of a pair without hiding anything: both are accepted
+# (R-4.5) and old office software commonly saves RTF as .doc and comma text as .txt.
+_INTERCHANGEABLE = ({"txt", "csv"}, {"doc", "rtf"})
 # Secrecy markings (độ mật, NĐ 30 Phụ lục I III.2(a)): out of scope, refused unread (R-1.2).
 SECRECY_MARKS = ("tuyệt mật", "tối mật", "mật")
+_MARK = "(?:tuyệt mật|tối mật|mật)"
+# In a subject the marking is stamped, not written in a sentence: bracketed, after "độ mật",
+# or leading and followed by punctuation — so "Về việc đổi mật khẩu" or "Mật khẩu …" are not secret.
+_SUBJECT_MARK = re.compile(rf"[\[(]\s*{_MARK}\s*[\])]|độ mật\s*[:\-–]\s*{_MARK}\b|^\s*{_MARK}\s*(?:[:\-–.,]|$)")
 
 
 class Outcome(str, Enum):
@@ -78,16 +87,26 @@ class VerificationReport:
         return f"{self.verdict.value}: " + "; ".join(
             f"{c.name}{f' ({c.subject})' if c.subject else ''}: {c.detail_en}" for c in notable)
 
-    def refusal_reason_vi(self) -> str:
-        """The reason sent to the sender with status 02 (R-3.4, R-6.1)."""
-        reasons = []
+    def refusal_reason_vi(self, max_chars: int = 1500) -> str:
+        """The reason sent to the sender with status 02 (R-3.4, R-6.1): every failed check,
+        naming its field or file, so the sender can fix everything at once."""
+        reasons: list[str] = []
         for check in self.failed_checks():
-            text = check.detail_vi or check.detail_en
+            text = check.detail_vi or check.detail_en or check.name
             if check.subject and check.subject not in text:
                 text = f"{text} ({check.subject})"
             if text not in reasons:
                 reasons.append(text)
-        return "Từ chối tiếp nhận văn bản: " + "; ".join(reasons) + "."
+        if not reasons:
+            return ""
+        # A status description is one field: keep it readable when a package breaks many rules.
+        kept: list[str] = []
+        for text in reasons:
+            if kept and sum(len(k) + 2 for k in kept) + len(text) > max_chars:
+                kept.append(f"và {len(reasons) - len(kept)} lỗi khác")
+                break
+            kept.append(text)
+        return "Từ chối tiếp nhận văn bản: " + "; ".join(kept) + "."
 
     def to_dict(self) -> dict:
         return {
@@ -127,13 +146,17 @@ def recipient_check(own_id: str, recipients: list[str]) -> Check:
 
 
 def is_secret(*texts: str) -> bool:
+    """Whether a field value (sphere of promulgation) or a subject carries a secrecy marking."""
     for text in texts:
-        lowered = (text or "").lower()
-        for mark in SECRECY_MARKS:
-            # Whole-word marks only: "mật" must not match e.g. "mật khẩu" in a subject by accident
-            # unless it is the marking itself ("Mật", "[MẬT]", "Độ mật: Mật").
-            if lowered.strip() == mark or f"[{mark}]" in lowered or lowered.startswith(f"{mark} ") or f"độ mật: {mark}" in lowered:
-                return True
+        lowered = unicodedata.normalize("NFC", text or "").strip().lower()
+        if not lowered:
+            continue
+        if lowered in SECRECY_MARKS or _SUBJECT_MARK.search(lowered):
+            return True
+        # Markings are stamped in capitals: "MẬT Về việc …" (but not "Mật khẩu …").
+        upper = unicodedata.normalize("NFC", text).strip()
+        if any(upper.startswith(f"{mark.upper()} ") for mark in SECRECY_MARKS):
+            return True
     return False
 
 
@@ -156,14 +179,25 @@ def format_check(name: str, family: str | None, declared_extension: str, *, main
         return Check("attachment_format", Outcome.FAILED, f"content is {family or 'of an unknown format'}, not an accepted format",
                      f"Định dạng tệp không đúng quy định: nội dung thực là {label}", subject=name)
     extension = declared_extension.lower().lstrip(".")
-    same = {"jpg": "jpeg", "jpeg": "jpeg"}.get(extension, extension)
-    if same and same != family and not (family == "txt" and same in ("csv", "txt")):
+    same = {"jpg": "jpeg", "jpe": "jpeg"}.get(extension, extension)
+    if same and same != family and not any({same, family} <= pair for pair in _INTERCHANGEABLE):
         return Check("attachment_format", Outcome.FAILED, f"named .{extension} but the content is {family}",
                      f"Định dạng tệp không đúng: tên tệp là .{extension} nhưng nội dung là {label}", subject=name)
     if main_document and family != "pdf":
         return Check("attachment_format", Outcome.FAILED, "the document itself must be a signed PDF",
                      "Tệp văn bản chính phải là PDF có chữ ký số", subject=name)
     return Check("attachment_format", Outcome.PASSED, family, subject=name)
+
+
+def main_document_index(families: list[str | None]) -> int | None:
+    """The document itself is the first attachment whose content is a PDF; the others are
+    annexes or drafts (R-4.5: signed documents are PDF)."""
+    return next((i for i, family in enumerate(families) if family == "pdf"), None)
+
+
+def no_main_document_check() -> Check:
+    return Check("signature", Outcome.FAILED, "the package carries no PDF document to verify",
+                 "Gói tin không có tệp văn bản PDF có chữ ký số")
 
 
 @dataclass(frozen=True)
@@ -179,6 +213,11 @@ class SignatureFact:
     revoked: bool = False
     revocation_unavailable: bool = False
     note: str = ""
+    readable: bool = True  # the signature dictionary / CMS blob could be parsed at all
+    trust_problem: str = ""  # pyHanko's AdES sub-indication when not trusted, e.g. NO_CERTIFICATE_CHAIN_FOUND
+
+    def to_dict(self) -> dict:
+        return asdict(self)
 
 
 def signature_checks(name: str, facts: list[SignatureFact], *, parse_error: str | None = None) -> list[Check]:
@@ -191,7 +230,10 @@ def signature_checks(name: str, facts: list[SignatureFact], *, parse_error: str 
     checks = []
     for fact in facts:
         who = f"{name}#{fact.field}"
-        if not fact.intact or fact.modified_after:
+        if not fact.readable:
+            checks.append(Check("signature", Outcome.FAILED, f"the signature cannot be read: {fact.note}",
+                                "Chữ ký số bị lỗi, không đọc được", subject=who))
+        elif not fact.intact or fact.modified_after:
             checks.append(Check("signature", Outcome.FAILED, "the document was modified after signing",
                                 "Văn bản đã bị sửa đổi sau khi ký số", subject=who))
         elif not fact.valid:
@@ -204,8 +246,14 @@ def signature_checks(name: str, facts: list[SignatureFact], *, parse_error: str 
             checks.append(Check("signature", Outcome.INDETERMINATE,
                                 f"revocation data for {fact.signer_cn} unreachable: {fact.note}",
                                 "Chưa kiểm tra được tình trạng chứng thư số (không truy cập được CRL/OCSP)", subject=who))
+        elif fact.trusted is False and fact.trust_problem.startswith("OUT_OF_BOUNDS"):
+            checks.append(Check("signature", Outcome.FAILED,
+                                f"the signer's certificate ({fact.signer_cn}) was not valid at the time of signing",
+                                "Chứng thư số của người ký đã hết hạn hoặc chưa có hiệu lực", subject=who))
         elif fact.trusted is False:
-            checks.append(Check("signature", Outcome.FAILED, f"the signer's certificate ({fact.signer_cn}) does not chain to a trust root",
+            checks.append(Check("signature", Outcome.FAILED,
+                                f"the signer's certificate ({fact.signer_cn}) does not chain to a trust root"
+                                f"{f' ({fact.trust_problem})' if fact.trust_problem else ''}",
                                 "Chữ ký số không được chứng thực bởi tổ chức cung cấp dịch vụ chứng thực chữ ký số tin cậy",
                                 subject=who))
         else:

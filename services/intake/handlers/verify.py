@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import PurePath
 
 from services.intake.adapters.file_format import detect
-from services.intake.adapters.pdf_signatures import load_trust_roots, validate_pdf_signatures
+from services.intake.adapters.pdf_signatures import CrlCache, load_trust_roots, validate_pdf_signatures
 from services.intake.domain.verification import (
     Check,
     Outcome,
@@ -82,7 +82,8 @@ async def verify_package(
                             "Chưa cấu hình chứng thư gốc tin cậy", subject=name))
         return VerificationReport(tuple(checks)), files
     try:
-        facts = await validate_pdf_signatures(pdf, roots, final_attempt=final_attempt)
+        crl_cache = ctx.extras.setdefault("crl_cache", CrlCache(settings.crl_cache_seconds))
+        facts = await validate_pdf_signatures(pdf, roots, crl_cache=crl_cache, final_attempt=final_attempt)
     except Exception as exc:  # noqa: BLE001 - a garbage PDF is the sender's fault, named as such
         log.warning("PDF could not be read for signature validation", attachment=name, error=repr(exc))
         checks.extend(signature_checks(name, [], parse_error=f"{type(exc).__name__}: {exc}"))

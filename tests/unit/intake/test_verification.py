@@ -16,7 +16,7 @@ from localaxis.agencies import Agency
 from localaxis.pki import ROGUE, AxisPki
 from localaxis.simulator import AGENCY_FIELD, _sign, _tamper
 from services.intake.adapters.file_format import detect
-from services.intake.adapters.pdf_signatures import load_trust_roots, validate_pdf_signatures_blocking
+from services.intake.adapters.pdf_signatures import CrlCache, load_trust_roots, validate_pdf_signatures_blocking
 from services.intake.domain.verification import (
     Check,
     Outcome,
@@ -133,7 +133,7 @@ def _signed(keys: AxisPki, who: str = CODE) -> bytes:
 
 def _verdict(pdf: bytes, keys: AxisPki, *, final_attempt: bool = False) -> VerificationReport:
     roots = load_trust_roots([keys.directory / "trust-roots.pem"])
-    facts = validate_pdf_signatures_blocking(pdf, roots, final_attempt=final_attempt)
+    facts = validate_pdf_signatures_blocking(pdf, roots, crl_cache=CrlCache(max_age_seconds=0), final_attempt=final_attempt)
     return VerificationReport(tuple(signature_checks("van-ban.pdf", facts)))
 
 
@@ -151,6 +151,19 @@ def test_unreachable_crl_is_indeterminate_and_accepted_only_on_the_last_attempt(
         assert _verdict(pdf, keys).verdict == Outcome.INDETERMINATE
         last = _verdict(pdf, keys, final_attempt=True)
         assert last.verdict == Outcome.PASSED and "without revocation data" in last.checks[0].detail_en
+    finally:
+        state["up"] = True
+
+
+def test_a_cached_crl_spares_fetches_but_an_expired_cache_is_not_trusted(pki):
+    keys, state = pki
+    url = keys.crl_url(CODE)
+    cache = CrlCache(max_age_seconds=300)
+    first = cache.get(url)
+    state["up"] = False
+    try:
+        assert cache.get(url) is first  # within max age: no fetch
+        assert CrlCache(max_age_seconds=0).get(url) is None  # nothing cached: unavailable
     finally:
         state["up"] = True
 
