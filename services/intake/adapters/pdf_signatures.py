@@ -118,13 +118,13 @@ async def _validate(pdf: bytes, roots, *, final_attempt: bool, crl_cache: CrlCac
         try:
             embedded.append(EmbeddedPdfSignature(reader, field_ref, name))
         except Exception as exc:  # noqa: BLE001 - garbage in /Contents is a broken signature
-            facts.append(SignatureFact(name, None, False, False, False, False, note=f"unreadable: {exc}"))
+            facts.append(SignatureFact(name, None, False, False, False, False, note=f"unreadable: {exc}", readable=False))
     for emb in sorted(embedded, key=lambda e: e.signed_revision):
         try:
             cert = emb.signer_cert
             others = list(emb.other_embedded_certs)
         except Exception as exc:  # noqa: BLE001
-            facts.append(SignatureFact(emb.field_name, None, False, False, False, False, note=f"no signer certificate: {exc}"))
+            facts.append(SignatureFact(emb.field_name, None, False, False, False, False, note=f"no signer certificate: {exc}", readable=False))
             continue
         urls = _crl_urls([cert, *others])
         crls = [c for c in (crl_cache.get(url) for url in urls) if c is not None]  # already off the event loop
@@ -134,8 +134,12 @@ async def _validate(pdf: bytes, roots, *, final_attempt: bool, crl_cache: CrlCac
         mode = "hard-fail" if urls and have_all else "soft-fail"
         try:
             status = await async_validate_pdf_signature(emb, _context(roots, others, crls, mode))
-        except Exception as exc:  # noqa: BLE001 - a malformed signature is simply not valid
-            facts.append(SignatureFact(emb.field_name, _cn(cert), False, False, False, False, note=f"validation error: {exc}"))
+        except Exception as exc:  # noqa: BLE001
+            # A readable signature the validator chokes on: retried (indeterminate); on the last
+            # attempt it counts as unreadable and the sender is told.
+            facts.append(SignatureFact(emb.field_name, _cn(cert), False, False, False, False,
+                                       note=f"validation error: {type(exc).__name__}: {exc}", readable=False,
+                                       validator_error=not final_attempt))
             continue
         coverage = status.coverage
         covers = coverage is not None and coverage >= SignatureCoverageLevel.ENTIRE_REVISION
@@ -155,12 +159,19 @@ async def _validate(pdf: bytes, roots, *, final_attempt: bool, crl_cache: CrlCac
             trusted=bool(status.trusted), modified_after=modified_after, revoked=bool(status.revoked),
             revocation_unavailable=revocation_unavailable,
             note=note or str(status.trust_problem_indic or ""),
+            trust_problem=status.trust_problem_indic.name if status.trust_problem_indic is not None else "",
         ))
     return facts
 
 
+# pyHanko's validation is not safe to run in several threads at once (seen: "list index out of
+# range" inside it under a concurrent batch) and is CPU-bound under the GIL anyway: one at a time.
+_ONE_AT_A_TIME = threading.Lock()
+
+
 def validate_pdf_signatures_blocking(pdf: bytes, roots, *, crl_cache: CrlCache, final_attempt: bool = False) -> list[SignatureFact]:
-    return asyncio.run(_validate(pdf, roots, final_attempt=final_attempt, crl_cache=crl_cache))
+    with _ONE_AT_A_TIME:
+        return asyncio.run(_validate(pdf, roots, final_attempt=final_attempt, crl_cache=crl_cache))
 
 
 async def validate_pdf_signatures(pdf: bytes, roots, *, crl_cache: CrlCache, final_attempt: bool = False) -> list[SignatureFact]:

@@ -215,6 +215,7 @@ class SignatureFact:
     note: str = ""
     readable: bool = True  # the signature dictionary / CMS blob could be parsed at all
     trust_problem: str = ""  # pyHanko's AdES sub-indication when not trusted, e.g. NO_CERTIFICATE_CHAIN_FOUND
+    validator_error: bool = False  # the validator itself failed on a readable signature: ours to retry
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -230,7 +231,11 @@ def signature_checks(name: str, facts: list[SignatureFact], *, parse_error: str 
     checks = []
     for fact in facts:
         who = f"{name}#{fact.field}"
-        if not fact.readable:
+        if fact.validator_error:
+            # Not the sender's fault until shown otherwise: retried, refused only on the last attempt.
+            checks.append(Check("signature", Outcome.INDETERMINATE, f"the validator failed: {fact.note}",
+                                "Chưa kiểm tra được chữ ký số (lỗi khi kiểm tra)", subject=who))
+        elif not fact.readable:
             checks.append(Check("signature", Outcome.FAILED, f"the signature cannot be read: {fact.note}",
                                 "Chữ ký số bị lỗi, không đọc được", subject=who))
         elif not fact.intact or fact.modified_after:

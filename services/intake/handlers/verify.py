@@ -13,6 +13,8 @@ from services.intake.domain.verification import (
     VerificationReport,
     format_check,
     integrity_check,
+    main_document_index,
+    no_main_document_check,
     recipient_check,
     secrecy_check,
     sender_check,
@@ -54,25 +56,23 @@ async def verify_package(
         return VerificationReport(tuple(checks)), []
 
     files: list[BlobRef] = []
-    main_pdf: tuple[str, bytes] | None = None
-    for index, attachment in enumerate(package.attachments):
+    detected = [detect(attachment.content) for attachment in package.attachments]
+    main = main_document_index([family for _, family in detected])
+    for index, (attachment, (mime, family)) in enumerate(zip(package.attachments, detected)):
         name = attachment.attachment_name
-        mime, family = detect(attachment.content)
         blob = await ctx.blobs.put(attachment.content, media_type=mime, name=name)
         if blob.sha256 != attachment.sha256:  # stored copy must be the bytes received
             checks.append(Check("attachment_integrity", Outcome.FAILED, "stored copy differs from the received bytes",
                                 "Lỗi toàn vẹn khi lưu tệp", subject=name))
         else:
             checks.append(integrity_check(name, blob.sha256, blob.size))
-        checks.append(format_check(name, family, PurePath(name).suffix, main_document=index == 0))
+        checks.append(format_check(name, family, PurePath(name).suffix, main_document=index == main))
         files.append(blob)
-        if main_pdf is None and family == "pdf":
-            main_pdf = (name, attachment.content)
 
-    if main_pdf is None:
-        checks.append(Check("signature", Outcome.FAILED, "no PDF document to verify",
-                            "Không có tệp văn bản PDF có chữ ký số"))
+    if main is None:
+        checks.append(no_main_document_check())
         return VerificationReport(tuple(checks)), files
+    main_pdf = (package.attachments[main].attachment_name, package.attachments[main].content)
 
     name, pdf = main_pdf
     roots = load_trust_roots(settings.trust_roots)
@@ -89,8 +89,6 @@ async def verify_package(
         checks.extend(signature_checks(name, [], parse_error=f"{type(exc).__name__}: {exc}"))
     else:
         checks.extend(signature_checks(name, facts))
-        signatures = tuple({"field": f.field, "signer_cn": f.signer_cn, "intact": f.intact, "valid": f.valid,
-                            "trusted": f.trusted, "modified_after": f.modified_after, "revoked": f.revoked,
-                            "revocation_unavailable": f.revocation_unavailable, "note": f.note} for f in facts)
+        signatures = tuple(f.to_dict() for f in facts)
         return VerificationReport(tuple(checks), signatures=signatures), files
     return VerificationReport(tuple(checks)), files
