@@ -69,7 +69,8 @@ def _parser(recover: bool = False) -> etree.XMLParser:
 
 
 def _local(el: etree._Element) -> str:
-    return etree.QName(el).localname if isinstance(el.tag, str) else ""
+    # Not etree.QName: the recovering parser can leave tags such as "edXML:" that it rejects.
+    return el.tag.rsplit("}", 1)[-1].rsplit(":", 1)[-1] if isinstance(el.tag, str) else ""
 
 
 _ALIASES = {"Bussiness": ("Bussiness", "Business"), "BussinessDocType": ("BussinessDocType", "BusinessDocType"),
