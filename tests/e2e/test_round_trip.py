@@ -102,6 +102,13 @@ def test_agency_document_is_registered_archived_and_acknowledged(system):
                           lambda s: len(s) >= 2, what="statuses 01 and 03 at the sender")
     assert [s["status_code"] for s in statuses] == ["01", "03"]
 
+    # The register lists it with its number and exports to XLSX.
+    year = doc["register"]["year"]
+    table = get(f"{urls['intake']}/register/{year}/rows?q=De an 06")
+    assert [doc["metadata"]["code"], str(doc["register"]["number"])] in [[r[3], r[1]] for r in table["rows"]]
+    export = httpx.get(f"{urls['intake']}/register/{year}/export.xlsx", timeout=30)
+    assert export.status_code == 200 and export.content[:2] == b"PK"
+
 
 def test_pdf_altered_after_signing_is_refused_with_the_reason_and_not_registered(system):
     stack, urls = system
