@@ -23,8 +23,9 @@ from localaxis.agencies import Agencies, Agency
 from localaxis.pki import AxisPki
 from localaxis.simulator import FAULTS, Simulator, pause_between_statuses
 from localaxis.store import AxisStore
-from shared.clock import VN_TZ
-from shared.edxml import EdxmlError, parse_edoc, parse_status, peek_header
+from shared.clock import VN_TZ, utcnow
+from shared.edxml import (BusinessDocType, EdxmlError, Organization, Replacement, ResponseFor, StaffInfo, StatusCode,
+                          StatusPackage, build_edoc, build_status, parse_edoc, parse_status, peek_header)
 from shared.vxp import VxpAuthError, verify_headers
 
 log = logging.getLogger("localaxis")
@@ -49,6 +50,20 @@ class SimSend(BaseModel):
     due_date: dt.date | None = None
     count: int = Field(1, ge=1, le=500)
     fault: str | None = None
+    # Recall (1), update (2), replace (3) of business_document_id as an edoc package (§1.5, §2.5).
+    business_doc_type: int = Field(0, ge=0, le=3)
+    business_document_id: str | None = None
+    business_doc_reason: str = ""
+
+
+class SimRecall(BaseModel):
+    document_id: str
+    to: str = "000.24.26.H56"
+    reason: str = "Thu hồi văn bản điện tử"
+
+
+class SimRedeliver(BaseModel):
+    axis_doc_id: str
 
 
 def _ok(**fields) -> dict:
@@ -299,9 +314,46 @@ def create_app(data_dir: Path, agencies: Agencies, base_url: str) -> FastAPI:
             package, data = await run_in_threadpool(
                 sim.issue, agency, to=body.to, subject=body.subject, type_name=body.type_name, code_notation=body.code_notation,
                 urgency=body.urgency, due_date=body.due_date, fault=body.fault)
+            if body.business_doc_type:
+                business = package.business.model_copy(update={
+                    "business_doc_type": BusinessDocType(body.business_doc_type), "document_id": body.business_document_id or "",
+                    "business_doc_reason": body.business_doc_reason,
+                    "replacements": [Replacement(document_id=body.business_document_id or "", organ_ids=[body.to])]
+                    if body.business_doc_type == BusinessDocType.REPLACE else []})
+                package = package.model_copy(update={"business": business})
+                data = build_edoc(package)
             axis_doc_id = deliver(agency.code, body.to, "edoc", data, uuid.uuid4().hex, package.subject, package.code.full)
             documents.append({"document_id": package.document_id, "axis_doc_id": axis_doc_id, "code": package.code.full})
         return {"documents": documents}
+
+    @app.post("/_sim/agencies/{code}/recall")
+    async def sim_recall(code: str, body: SimRecall):
+        """The agency recalls a document it issued: status 13, ResponseFor = that document (§2.5)."""
+        agency = simulated(code)
+        if agencies.by_code(body.to) is None:
+            raise HTTPException(422, f"unknown recipient {body.to}")
+        parts = body.document_id.split(",", 2)  # "<organ>,<yyyy/MM/dd>,<số/ký hiệu>"
+        try:
+            issued = dt.datetime.strptime(parts[1], "%Y/%m/%d").date() if len(parts) == 3 else None
+        except ValueError:
+            issued = None
+        data = build_status(StatusPackage(
+            sender=Organization(organ_id=agency.code, organ_name=agency.name),
+            response_for=ResponseFor(organ_id=agency.code, code=parts[2] if len(parts) == 3 else "",
+                                     promulgation_date=issued, document_id=body.document_id),
+            staff_info=StaffInfo(department="Văn thư", staff=f"Văn thư {agency.name}"),
+            status_code=StatusCode("13"), description=body.reason, timestamp=utcnow()))
+        return {"axis_doc_id": deliver(agency.code, body.to, "status", data, uuid.uuid4().hex)}
+
+    @app.post("/_sim/agencies/{code}/redeliver")
+    async def sim_redeliver(code: str, body: SimRedeliver):
+        """The same bytes again as a new axis item: a duplicate for the receiver to recognise."""
+        agency = simulated(code)
+        item = store.item(body.axis_doc_id)
+        if item is None or item["from_code"] != agency.code:
+            raise HTTPException(404, f"{code} sent no item {body.axis_doc_id}")
+        return {"axis_doc_id": deliver(agency.code, item["to_code"], item["message_type"], item["data"], uuid.uuid4().hex,
+                                       item["title"], item["notation"])}
 
     @app.get("/_sim/agencies/{code}/inbox")
     def sim_inbox(code: str):

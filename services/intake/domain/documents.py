@@ -3,6 +3,7 @@
 arrived ──verification passed──▶ registered (number in the yearly incoming register, R-6.3)
    │ └────verification failed──▶ refused (status 02 with the reason to the sender, R-3.4, R-6.1)
    └──────indeterminate, retries exhausted──▶ held (waits for the clerk; never refused)
+any state but completed ──recall agreed (status 15)──▶ recalled (content destroyed, metadata kept, R-6.2)
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ class DocumentState(StrEnum):
     REGISTERED = "registered"
     REFUSED = "refused"
     HELD = "held"
+    RECALLED = "recalled"
 
 
-FINAL_STATES = (DocumentState.REGISTERED, DocumentState.REFUSED)
+FINAL_STATES = (DocumentState.REGISTERED, DocumentState.REFUSED, DocumentState.RECALLED)
 
 
 def register_year(arrived_at: dt.datetime) -> int:

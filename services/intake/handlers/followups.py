@@ -1,10 +1,10 @@
 """What comes back to intake after registration: the transport state of the statuses it
-sent, the archive's receipt, and recall notices (status 13, recorded here; acting on them —
-R-6.2 — comes with the complete incoming workflow)."""
+sent, the archive's receipt, and recall notices (status 13, acted on in handlers/recall.py, R-6.2)."""
 
 from __future__ import annotations
 
 from services.intake.adapters import repository as repo
+from services.intake.handlers.recall import on_recall_status
 from shared.bus.consumer import Delivery
 from shared.clock import utcnow
 from shared.contracts.messages import RecordArchived, SendStateChanged, StatusReceived
@@ -44,15 +44,5 @@ async def on_record_archived(message: RecordArchived, delivery: Delivery, ctx: S
 
 
 async def on_recall_notice(message: StatusReceived, delivery: Delivery, ctx: ServiceContext) -> None:
-    async def work(uow):
-        await uow.claim("intake.recalls", delivery.message_id)
-        await uow.db[repo.RECALLS].insert_one(
-            {"_id": message.package_id, "sender": message.sender_organ_id, "response_for": message.response_for.model_dump(mode="json"),
-             "description": message.description, "received_at": message.received_at, "state": "received"},
-            session=uow.session,
-        )
-        uow.audit("incoming.recall_notice_received", subject_type="recall", subject_id=message.package_id,
-                  actor=f"organisation:{message.sender_organ_id}", details={"document_id": message.response_for.document_id})
-
-    await ctx.store.transaction(work)
-    log.warning("recall notice received", document_id=message.response_for.document_id, sender=message.sender_organ_id)
+    """Status 13: decided, carried out and answered 15/16 in handlers/recall.py (R-6.2)."""
+    await on_recall_status(message, delivery, ctx)

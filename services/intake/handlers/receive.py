@@ -25,6 +25,7 @@ from services.intake.domain import statuses
 from services.intake.domain.documents import FINAL_STATES, DocumentState, register_counter, register_year, same_document_key
 from services.intake.domain.metadata import metadata_of
 from services.intake.domain.verification import Outcome, VerificationReport
+from services.intake.handlers.urgency import urgent_first
 from services.intake.handlers.verify import verify_package
 from shared.blobs import BlobIntegrityError, BlobNotFound, BlobUnavailable
 from shared.bus.consumer import Delivery, Reject, Retry
@@ -47,6 +48,16 @@ def _register_lock(ctx: ServiceContext) -> asyncio.Lock:
 
 
 async def on_package_received(message: PackageReceived, delivery: Delivery, ctx: ServiceContext) -> None:
+    if message.business_doc_type in (1, 2, 3):  # recall, update, replace of a known document
+        from services.intake.handlers.recall import on_business_package  # recall.py imports this module
+
+        if await on_business_package(message, delivery, ctx):
+            return
+    async with urgent_first(ctx).turn(message.urgent) as started_at:  # R-4.2c
+        await _handle_package(message, delivery, ctx, started_at)
+
+
+async def _handle_package(message: PackageReceived, delivery: Delivery, ctx: ServiceContext, started_at) -> None:
     record = await repo.get_by_package(ctx.store.db, message.package_id)
     if record is not None and record["state"] in (*FINAL_STATES, DocumentState.HELD):
         raise AlreadyProcessed(message.message_id)
@@ -65,7 +76,7 @@ async def on_package_received(message: PackageReceived, delivery: Delivery, ctx:
         parse_error = exc
 
     if record is None:
-        record = await _record_arrival(ctx, message, package)
+        record = await _record_arrival(ctx, message, package, started_at)
 
     max_retries = ctx.settings.verification_max_attempts - 1
     final_attempt = delivery.attempt > max_retries
@@ -127,7 +138,7 @@ def _status_entry(request: SendRequested) -> dict:
     return {"code": request.status_code, "send_id": request.send_id, "at": utcnow(), "transport_state": "requested"}
 
 
-async def _record_arrival(ctx: ServiceContext, message: PackageReceived, package: EdocPackage | None) -> dict:
+async def _record_arrival(ctx: ServiceContext, message: PackageReceived, package: EdocPackage | None, started_at) -> dict:
     now = utcnow()
     response_for = _response_for(message, package)
     record = {
@@ -136,7 +147,7 @@ async def _record_arrival(ctx: ServiceContext, message: PackageReceived, package
         "axis_doc_id": message.axis_doc_id,
         "state": DocumentState.ARRIVED.value,
         "arrived_at": message.received_at,
-        "intake_started_at": now,
+        "intake_started_at": started_at,
         "reply_to": response_for.organ_id,
         "response_for": response_for.model_dump(mode="json"),
         "urgent": message.urgent,
