@@ -101,6 +101,33 @@ def _context(roots, others, crls, mode: str) -> ValidationContext:
                              allow_fetching=False, revocation_mode=mode)
 
 
+def _non_repudiation(cert: asn1_x509.Certificate) -> bool | None:
+    """Whether the certificate allows non-repudiation (content commitment). None: it carries no
+    key usage extension, which RFC 5280 §4.2.1.3 reads as unrestricted."""
+    try:
+        usage = cert.key_usage_value
+    except Exception:  # noqa: BLE001 - a malformed extension allows nothing
+        return False
+    return None if usage is None else "non_repudiation" in usage.native
+
+
+def _has_signature_timestamp(emb: EmbeddedPdfSignature) -> bool:
+    unsigned = emb.signer_info["unsigned_attrs"]
+    return bool(unsigned.native) and any(a["type"].native == "signature_time_stamp_token" for a in unsigned)
+
+
+def _level(emb: EmbeddedPdfSignature, reader: PdfFileReader, has_document_timestamp: bool) -> str:
+    """The signature's level as ETSI EN 319 142-1 names it, from what the PDF carries."""
+    subfilter = str(emb.sig_object.get("/SubFilter", ""))
+    if subfilter != "/ETSI.CAdES.detached":
+        return "CMS" if subfilter == "/adbe.pkcs7.detached" else f"other:{subfilter.lstrip('/')}"
+    if not _has_signature_timestamp(emb):
+        return "PAdES-B-B"
+    if "/DSS" not in reader.root:
+        return "PAdES-B-T"
+    return "PAdES-B-LTA" if has_document_timestamp else "PAdES-B-LT"
+
+
 def _cn(cert: asn1_x509.Certificate) -> str | None:
     try:
         return cert.subject.native.get("common_name")
@@ -112,9 +139,11 @@ async def _validate(pdf: bytes, roots, *, final_attempt: bool, crl_cache: CrlCac
     reader = PdfFileReader(io.BytesIO(pdf), strict=False)
     facts: list[SignatureFact] = []
     embedded = []
+    has_document_timestamp = False
     for name, sig_obj, field_ref in enumerate_sig_fields(reader, filled_status=True):
         if sig_obj.get_object().get("/Type", "/Sig") != "/Sig":
-            continue  # document timestamps
+            has_document_timestamp = True  # a document timestamp (B-LTA), not a signer's signature
+            continue
         try:
             embedded.append(EmbeddedPdfSignature(reader, field_ref, name))
         except Exception as exc:  # noqa: BLE001 - garbage in /Contents is a broken signature
@@ -148,18 +177,24 @@ async def _validate(pdf: bytes, roots, *, final_attempt: bool, crl_cache: CrlCac
                               and level <= ModificationLevel.FORM_FILLING)
         revocation_unavailable = bool(urls) and not have_all and bool(status.trusted)
         note = "revocation checked" if urls and have_all else ""
+        revocation = "checked" if urls and have_all else ("not_checked" if not urls else "unavailable")
         if revocation_unavailable:
             missing = [u for u in urls if crl_cache.get(u) is None]
             note = f"no revocation data from {', '.join(missing)}"
             if final_attempt:
                 revocation_unavailable = False
                 note = f"accepted on the last attempt without revocation data ({note})"
+        elif not urls:
+            note = "revocation not checked: the certificate names no CRL"
         facts.append(SignatureFact(
             field=emb.field_name, signer_cn=_cn(cert), intact=bool(status.intact), valid=bool(status.valid),
             trusted=bool(status.trusted), modified_after=modified_after, revoked=bool(status.revoked),
             revocation_unavailable=revocation_unavailable,
             note=note or str(status.trust_problem_indic or ""),
             trust_problem=status.trust_problem_indic.name if status.trust_problem_indic is not None else "",
+            non_repudiation=_non_repudiation(cert), level=_level(emb, reader, has_document_timestamp), revocation=revocation,
+            signed_at=status.signer_reported_dt.isoformat() if status.signer_reported_dt else "",
+            timestamped_at=status.timestamp_validity.timestamp.isoformat() if status.timestamp_validity else "",
         ))
     return facts
 

@@ -13,7 +13,12 @@ import unicodedata
 from dataclasses import asdict, dataclass, field
 from enum import Enum
 
-POLICY_VERSION = "vanthu-incoming-1"
+# Written into every registration (peers.md lesson 4: a versioned validation policy). Version 2:
+# non-repudiation key usage required, signature levels declared and recorded.
+POLICY_VERSION = "vanthu-incoming-2"
+# Accepted signature levels (ETSI EN 319 142-1 PAdES baseline), and CMS with the
+# adbe.pkcs7.detached sub-filter, which Vietnamese signing tools (e.g. the VGCA signer) still write.
+ACCEPTED_SIGNATURE_LEVELS = ("PAdES-B-B", "PAdES-B-T", "PAdES-B-LT", "PAdES-B-LTA", "CMS")
 
 # accepted formats, by the real content. The document itself must be a PDF.
 ACCEPTED_FAMILIES = {
@@ -64,6 +69,7 @@ class VerificationReport:
     checks: tuple[Check, ...]
     policy_version: str = POLICY_VERSION
     signatures: tuple[dict, ...] = field(default=())
+    accepted_levels: tuple[str, ...] = ACCEPTED_SIGNATURE_LEVELS
 
     @property
     def verdict(self) -> Outcome:
@@ -112,6 +118,7 @@ class VerificationReport:
         return {
             "verdict": self.verdict.value,
             "policy": self.policy_version,
+            "accepted_levels": list(self.accepted_levels),
             "checks": [c.to_dict() for c in self.checks],
             "signatures": list(self.signatures),
         }
@@ -216,6 +223,11 @@ class SignatureFact:
     readable: bool = True  # the signature dictionary / CMS blob could be parsed at all
     trust_problem: str = ""  # pyHanko's AdES sub-indication when not trusted, e.g. NO_CERTIFICATE_CHAIN_FOUND
     validator_error: bool = False  # the validator itself failed on a readable signature: ours to retry
+    non_repudiation: bool | None = True  # key usage allows it (None: no key usage extension, unrestricted)
+    level: str = ""  # PAdES-B-B … PAdES-B-LTA, CMS, other:<subfilter>
+    revocation: str = ""  # checked | not_checked (no CRL named) | unavailable
+    signed_at: str = ""  # the signer's claimed time (ISO 8601)
+    timestamped_at: str = ""  # the RFC 3161 timestamp's time, when there is one
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -251,6 +263,14 @@ def signature_checks(name: str, facts: list[SignatureFact], *, parse_error: str 
             checks.append(Check("signature", Outcome.INDETERMINATE,
                                 f"revocation data for {fact.signer_cn} unreachable: {fact.note}",
                                 "Chưa kiểm tra được tình trạng chứng thư số (không truy cập được CRL/OCSP)", subject=who))
+        elif fact.non_repudiation is False:
+            checks.append(Check("signature", Outcome.FAILED,
+                                f"the signer's certificate ({fact.signer_cn}) does not allow non-repudiation",
+                                f"Chứng thư số của người ký ({fact.signer_cn}) không dùng cho ký số văn bản "
+                                "(thiếu mục đích chống chối bỏ - non-repudiation)", subject=who))
+        elif fact.level and fact.level not in ACCEPTED_SIGNATURE_LEVELS:
+            checks.append(Check("signature", Outcome.FAILED, f"signature format {fact.level} is not accepted",
+                                f"Định dạng chữ ký số không được chấp nhận ({fact.level})", subject=who))
         elif fact.trusted is False and fact.trust_problem.startswith("OUT_OF_BOUNDS"):
             checks.append(Check("signature", Outcome.FAILED,
                                 f"the signer's certificate ({fact.signer_cn}) was not valid at the time of signing",
@@ -262,6 +282,10 @@ def signature_checks(name: str, facts: list[SignatureFact], *, parse_error: str 
                                 "Chữ ký số không được chứng thực bởi tổ chức cung cấp dịch vụ chứng thực chữ ký số tin cậy",
                                 subject=who))
         else:
-            checks.append(Check("signature", Outcome.PASSED, f"signed by {fact.signer_cn}{'; ' + fact.note if fact.note else ''}",
+            level = f" ({fact.level})" if fact.level else ""
+            checks.append(Check("signature", Outcome.PASSED,
+                                f"signed by {fact.signer_cn}{level}{'; ' + fact.note if fact.note else ''}",
+                                "Chữ ký số hợp lệ" + ("; chưa kiểm tra tình trạng thu hồi chứng thư số (chứng thư không nêu CRL)"
+                                                      if fact.revocation == "not_checked" else ""),
                                 subject=who))
     return checks

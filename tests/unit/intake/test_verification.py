@@ -10,6 +10,7 @@ import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from pyhanko.sign.signers import SimpleSigner
 
 from devstack.processes import free_port
 from localaxis.agencies import Agency
@@ -18,7 +19,9 @@ from localaxis.simulator import AGENCY_FIELD, _sign, _tamper
 from services.intake.adapters.file_format import detect
 from services.intake.adapters.pdf_signatures import CrlCache, load_trust_roots, validate_pdf_signatures_blocking
 from services.intake.domain.verification import (
+    POLICY_VERSION,
     Check,
+    SignatureFact,
     Outcome,
     VerificationReport,
     format_check,
@@ -26,6 +29,7 @@ from services.intake.domain.verification import (
     signature_checks,
     structure_checks,
 )
+from shared import devpki
 from shared.edxml import EdxmlError, parse_edoc
 from shared.pdfdocs import LEADER_FIELD, render_document
 
@@ -182,3 +186,53 @@ def test_untrusted_and_unsigned_and_revoked_fail(pki):
     keys.revoke(CODE, "leader")
     report = _verdict(pdf, keys)
     assert report.verdict == Outcome.FAILED and "thu hồi" in report.refusal_reason_vi()
+
+
+def _custom_signer(keys: AxisPki, tmp_path, **certificate_options) -> SimpleSigner:
+    """A signer certified by the agency's own (trusted) CA, with chosen certificate options."""
+    folder = keys.directory / CODE
+    ca = AxisPki._load(folder, "ca")
+    certified = devpki.issue_key(ca, common_name="Nguyễn Văn Thử", organization="Sở Nội vụ", **certificate_options)
+    devpki.save(certified, tmp_path, "custom")
+    return SimpleSigner.load(str(tmp_path / "custom.key.pem"), str(tmp_path / "custom.crt.pem"),
+                             ca_chain_files=(str(folder / "ca.crt.pem"),))
+
+
+def test_signature_levels_and_the_policy_version_are_recorded(pki):
+    """R-6.1 / issue 3 item 2: the report names each signature's level and the accepted levels
+    and the policy version it was judged by."""
+    keys, _ = pki
+    roots = load_trust_roots([keys.directory / "trust-roots.pem"])
+    facts = validate_pdf_signatures_blocking(_signed(keys), roots, crl_cache=CrlCache(max_age_seconds=0))
+    assert [f.level for f in facts] == ["PAdES-B-B", "PAdES-B-B"]
+    assert all(f.revocation == "checked" and f.non_repudiation is True and f.signed_at for f in facts)
+    report = VerificationReport(tuple(signature_checks("van-ban.pdf", facts)), signatures=tuple(f.to_dict() for f in facts))
+    stored = report.to_dict()
+    assert stored["policy"] == POLICY_VERSION and "PAdES-B-B" in stored["accepted_levels"]
+    assert [s["level"] for s in stored["signatures"]] == ["PAdES-B-B", "PAdES-B-B"]
+
+
+def test_a_certificate_without_non_repudiation_is_refused(pki, tmp_path):
+    keys, _ = pki
+    signer = _custom_signer(keys, tmp_path, non_repudiation=False, crl_url=keys.crl_url(CODE))
+    report = _verdict(_sign(render_document().pdf, signer, LEADER_FIELD), keys)
+    assert report.verdict == Outcome.FAILED
+    assert "chống chối bỏ" in report.refusal_reason_vi()
+    assert "non-repudiation" in report.failed_checks()[0].detail_en
+
+
+def test_a_certificate_naming_no_crl_passes_with_revocation_recorded_as_not_checked(pki, tmp_path):
+    keys, _ = pki
+    signer = _custom_signer(keys, tmp_path, crl_url=None)
+    roots = load_trust_roots([keys.directory / "trust-roots.pem"])
+    [fact] = validate_pdf_signatures_blocking(_sign(render_document().pdf, signer, LEADER_FIELD), roots,
+                                              crl_cache=CrlCache(max_age_seconds=0))
+    assert fact.revocation == "not_checked" and fact.trusted
+    [check] = signature_checks("van-ban.pdf", [fact])
+    assert check.outcome == Outcome.PASSED and "chưa kiểm tra tình trạng thu hồi" in check.detail_vi
+
+
+def test_an_unaccepted_signature_format_is_refused_with_its_name():
+    fact = SignatureFact("Sig1", "X", True, True, True, False, level="other:adbe.x509.rsa_sha1")
+    [check] = signature_checks("van-ban.pdf", [fact])
+    assert check.outcome == Outcome.FAILED and "adbe.x509.rsa_sha1" in check.detail_vi
