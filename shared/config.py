@@ -35,6 +35,9 @@ class Settings(BaseSettings):
 
     # --- organisation directory (peers are data, never code) ---------------------------
     directory_file: Path = REPO_ROOT / "deploy" / "directory.json"
+    # Public holidays and make-up working days for deadlines (shared/workdays.py); operator-edited.
+    holiday_calendar_file: Path = REPO_ROOT / "deploy" / "calendar" / "vn-holidays.json"
+    staff_file: Path = REPO_ROOT / "deploy" / "staff.json"  # who holds which role (until accounts exist)
 
     # --- HTTP endpoints of the services (blob claim-checks, APIs) ----------------------
     gateway_url: str = "http://127.0.0.1:8101"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request
 
 from services.intake.adapters import repository as repo
-from services.intake.entrypoints import register_api
+from services.intake.entrypoints import handling_api, register_api
 from services.intake.handlers.followups import on_recall_notice, on_record_archived, on_send_state_changed
 from services.intake.handlers.receive import on_package_received
 from shared.contracts.messages import PackageReceived, RecordArchived, SendStateChanged, StatusReceived
@@ -65,7 +65,7 @@ definition = ServiceDefinition(
         RecordArchived: on_record_archived,
         StatusReceived: on_recall_notice,
     },
-    routers=[router, register_api.router],
+    routers=[router, register_api.router, handling_api.router],
     on_startup=[startup],
 )
 

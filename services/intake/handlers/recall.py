@@ -14,7 +14,7 @@ from pymongo.errors import DuplicateKeyError
 from services.intake.adapters import repository as repo
 from services.intake.domain import recall as rules
 from services.intake.domain.documents import DocumentState
-from services.intake.handlers.receive import _status_entry, _status_request
+from services.intake.handlers.replies import status_entry, status_request
 from shared.blobs import BlobIntegrityError, BlobNotFound, BlobUnavailable
 from shared.bus.consumer import Delivery, Reject, Retry
 from shared.clock import utcnow
@@ -65,7 +65,7 @@ async def recall_document(ctx: ServiceContext, *, consumer: str, message_id: str
         await uow.claim(consumer, message_id)
         document = await _find_target(uow, sender, document_id)
         decision = rules.decide_recall(document, document_id=document_id, agency=ctx.settings.agency_name)
-        status = _status_request(ctx, _reply_record(document, sender, document_id, urgent), decision.code, decision.description_vi)
+        status = status_request(ctx, _reply_record(document, sender, document_id, urgent), decision.code, decision.description_vi)
         now = utcnow()
         destroyed: list[str] = []
         if document is not None:
@@ -84,7 +84,7 @@ async def recall_document(ctx: ServiceContext, *, consumer: str, message_id: str
                     "files": rules.destroyed_files(document.get("files") or [], now),
                     "recall": {"recall_id": recall_id, "via": via, "reason": reason, "received_at": received_at},
                 }
-            update: dict = {"$push": {"statuses": _status_entry(status)}}
+            update: dict = {"$push": {"statuses": status_entry(status)}}
             if changes:
                 update["$set"] = changes
             result = await uow.db[repo.DOCUMENTS].update_one({"_id": document["_id"], "state": document["state"]}, update,
@@ -169,7 +169,7 @@ async def revise_document(ctx: ServiceContext, message: PackageReceived, deliver
         await uow.claim("intake.packages", delivery.message_id)
         document = await _find_target(uow, sender, target)
         decision = rules.decide_revision(document, kind, document_id=target, agency=ctx.settings.agency_name)
-        status = _status_request(ctx, _reply_record(document, sender, target, message.urgent), decision.code,
+        status = status_request(ctx, _reply_record(document, sender, target, message.urgent), decision.code,
                                  decision.description_vi)
         now = utcnow()
         entry = rules.revision_entry(kind, package_id=message.package_id, document_id=package.document_id,
@@ -177,7 +177,7 @@ async def revise_document(ctx: ServiceContext, message: PackageReceived, deliver
                                      reason=package.business.business_doc_reason, received_at=message.received_at,
                                      business=package.business)
         if document is not None:
-            push: dict = {"statuses": _status_entry(status)}
+            push: dict = {"statuses": status_entry(status)}
             if decision.agreed:
                 push["revisions"] = entry
             await uow.db[repo.DOCUMENTS].update_one({"_id": document["_id"]}, {"$push": push, "$set": {"revised_at": now}}

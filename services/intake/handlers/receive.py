@@ -14,25 +14,25 @@ after the process was killed) continues where the last run stopped and never rep
 from __future__ import annotations
 
 import asyncio
-import base64
 import uuid
 
 from prometheus_client import Counter
 from pymongo.errors import DuplicateKeyError
 
 from services.intake.adapters import repository as repo
-from services.intake.domain import statuses
+from services.intake.domain import handling, statuses
 from services.intake.domain.documents import FINAL_STATES, DocumentState, register_counter, register_year, same_document_key
 from services.intake.domain.metadata import metadata_of
 from services.intake.domain.verification import Outcome, VerificationReport
+from services.intake.handlers.replies import status_entry, status_request
 from services.intake.handlers.urgency import urgent_first
 from services.intake.handlers.verify import verify_package
 from shared.blobs import BlobIntegrityError, BlobNotFound, BlobUnavailable
 from shared.bus.consumer import Delivery, Reject, Retry
 from shared.clock import utcnow
-from shared.contracts.messages import BlobRef, IncomingDocumentRegistered, OrganRef, PackageReceived, SendRequested
+from shared.contracts.messages import BlobRef, IncomingDocumentRegistered, OrganRef, PackageReceived
 from shared.db import AlreadyProcessed, UnitOfWork
-from shared.edxml import EdocPackage, EdxmlError, Organization, ResponseFor, StaffInfo, StatusCode, build_status, parse_edoc
+from shared.edxml import EdocPackage, EdxmlError, ResponseFor, parse_edoc
 from shared.logging import get_logger
 from shared.service import ServiceContext
 
@@ -111,35 +111,7 @@ def _response_for(message: PackageReceived, package: EdocPackage | None) -> Resp
     )
 
 
-def _status_request(ctx: ServiceContext, record: dict, code: StatusCode, description: str) -> SendRequested:
-    settings = ctx.settings
-    response_for = ResponseFor(**record["response_for"])
-    package = statuses.status_package(
-        code=code,
-        own=Organization(organ_id=settings.agency_id, organ_name=settings.agency_full_name),
-        response_for=response_for,
-        staff=StaffInfo(department=settings.clerk_department, staff=settings.clerk_name),
-        description=description,
-        at=utcnow(),
-    )
-    return SendRequested(
-        send_id=uuid.uuid4().hex,
-        requested_by="intake",
-        recipients=[record["reply_to"]],
-        message_kind="status",
-        document_id=response_for.document_id,
-        status_code=code.value,
-        package_b64=base64.b64encode(build_status(package)).decode(),
-        urgent=record.get("urgent", False),
-    )
-
-
-def _status_entry(request: SendRequested) -> dict:
-    return {"code": request.status_code, "send_id": request.send_id, "at": utcnow(), "transport_state": "requested"}
-
-
 async def _record_arrival(ctx: ServiceContext, message: PackageReceived, package: EdocPackage | None, started_at) -> dict:
-    now = utcnow()
     response_for = _response_for(message, package)
     record = {
         "_id": uuid.uuid4().hex,
@@ -156,8 +128,8 @@ async def _record_arrival(ctx: ServiceContext, message: PackageReceived, package
         "verification_attempts": [],
         "correlation_id": message.correlation_id,
     }
-    status = _status_request(ctx, record, statuses.ARRIVED, statuses.DESCRIPTIONS[statuses.ARRIVED].format(agency=ctx.settings.agency_name))
-    record["statuses"].append(_status_entry(status))
+    status = status_request(ctx, record, statuses.ARRIVED, statuses.DESCRIPTIONS[statuses.ARRIVED].format(agency=ctx.settings.agency_name))
+    record["statuses"].append(status_entry(status))
 
     async def work(uow: UnitOfWork):
         await repo.insert(uow, record)
@@ -199,7 +171,7 @@ async def _register(ctx: ServiceContext, record: dict, package: EdocPackage, rep
             year = register_year(record["arrived_at"])
             number = await uow.next_number(register_counter(year))
             same = await repo.find_same_document(uow, same_key, key)
-            status = _status_request(
+            status = status_request(
                 ctx, record, statuses.REGISTERED,
                 statuses.DESCRIPTIONS[statuses.REGISTERED].format(agency=ctx.settings.agency_name, number=number, year=year),
             )
@@ -212,8 +184,9 @@ async def _register(ctx: ServiceContext, record: dict, package: EdocPackage, rep
                 "possible_duplicate_of": same["_id"] if same else None,
                 "files": [f.model_dump() for f in files],
                 "verification": report.to_dict(),
+                "handling": handling.awaiting_assignment(),  # with the chairman
             }
-            if not await repo.update_if_state(uow, key, DocumentState.ARRIVED, changes, {"statuses": _status_entry(status)}):
+            if not await repo.update_if_state(uow, key, DocumentState.ARRIVED, changes, {"statuses": status_entry(status)}):
                 raise AlreadyProcessed(key)
             uow.publish(status)
             uow.publish(
@@ -254,10 +227,10 @@ async def _refuse(ctx: ServiceContext, record: dict, report: VerificationReport)
     reason = report.refusal_reason_vi()
 
     async def work(uow: UnitOfWork):
-        status = _status_request(ctx, record, statuses.REFUSED, reason)
+        status = status_request(ctx, record, statuses.REFUSED, reason)
         changes = {"state": DocumentState.REFUSED.value, "refused_at": utcnow(), "refusal_reason": reason,
                    "verification": report.to_dict()}
-        if not await repo.update_if_state(uow, key, DocumentState.ARRIVED, changes, {"statuses": _status_entry(status)}):
+        if not await repo.update_if_state(uow, key, DocumentState.ARRIVED, changes, {"statuses": status_entry(status)}):
             raise AlreadyProcessed(key)
         uow.publish(status)
         uow.audit("incoming.refused", subject_type="incoming", subject_id=key, actor=ACTOR,

@@ -28,6 +28,8 @@ from devstack.processes import free_port
 from services.intake.adapters.file_format import detect
 from services.intake.adapters.pdf_signatures import CrlCache, load_trust_roots, validate_pdf_signatures_blocking
 from services.intake.domain.verification import (
+    ACCEPTED_SIGNATURE_LEVELS,
+    POLICY_VERSION,
     Check,
     Outcome,
     SignatureFact,
@@ -351,7 +353,9 @@ async def test_a_good_package_passes_and_every_file_is_kept_in_order(ctx, pki):
     assert files[1].sha256 == hashlib.sha256(pdf).hexdigest() and files[1].media_type == "application/pdf"
     assert await ctx.blobs.get(files[1].sha256) == pdf
     record = report.to_dict()
-    assert record["verdict"] == "passed" and record["policy"] == "vanthu-incoming-1"
+    assert record["verdict"] == "passed" and record["policy"] == POLICY_VERSION == "vanthu-incoming-2"
+    assert record["accepted_levels"] == list(ACCEPTED_SIGNATURE_LEVELS)
+    assert record["signatures"][0]["level"] == "PAdES-B-B" and record["signatures"][0]["non_repudiation"]
     assert record["signatures"][0]["signer_cn"] == "Nguyễn Văn An"
     assert {c["name"] for c in record["checks"]} >= {"structure", "required_fields", "sender_known", "addressed_to_us",
                                                      "not_secret", "attachment_integrity", "attachment_format", "signature"}
