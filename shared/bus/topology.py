@@ -93,16 +93,20 @@ TOPOLOGY = Topology(
             "transport state of the status packages intake asked to send",
         ),
         QueueSpec(
+            "intake.signatures", "intake", ("signing.signature.applied.intake", "signing.signature.refused.intake"),
+            "the agency signature on digitised paper documents (R-6.5)",
+        ),
+        QueueSpec(
             "intake.archive-receipts", "intake", ("archive.record.archived.incoming",),
             "archive confirms it keeps a registered incoming document",
         ),
         QueueSpec(
-            "signing.requests", "signing", ("dispatch.signature.requested",),
-            "leader and agency signatures to apply",
+            "signing.requests", "signing", ("dispatch.signature.requested", "intake.signature.requested"),
+            "leader and agency signatures to apply; agency signatures on digitised paper documents",
         ),
         QueueSpec(
-            "dispatch.signatures", "dispatch", ("signing.signature.applied", "signing.signature.refused"),
-            "results of signature requests",
+            "dispatch.signatures", "dispatch", ("signing.signature.applied.dispatch", "signing.signature.refused.dispatch"),
+            "results of dispatch's signature requests",
         ),
         QueueSpec(
             "dispatch.send-states", "dispatch", ("gateway.send.state.dispatch",),

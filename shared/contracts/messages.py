@@ -145,9 +145,14 @@ class IncomingDocumentRegistered(Message):
     files: list[BlobRef]
     verification_verdict: str
     validation_policy: str
+    source: Literal["axis", "paper"] = "axis"  # paper: digitised by the clerk
 
 
 # --- dispatch and signing ----------------------------------------------------------------
+
+
+SignatureRole = Literal["leader", "agency", "digitised"]
+Requester = Literal["dispatch", "intake"]
 
 
 class SignatureRequested(Message):
@@ -156,11 +161,17 @@ class SignatureRequested(Message):
 
     request_id: str
     document_key: str
-    role: Literal["leader", "agency"]
+    # leader: into the signature block; agency: seal over the leader's (R-8.3c); digitised: the
+    # agency's at the top left of a scanned paper document.
+    role: SignatureRole
     key_label: str
     pdf: BlobRef
     requested_by_user: str
     reason: str = ""
+    requested_by: Requester = "dispatch"  # the service that gets the result
+
+    def lane_routing_key(self) -> str:
+        return f"{self.requested_by}.signature.requested"
 
 
 class SignatureApplied(Message):
@@ -169,11 +180,15 @@ class SignatureApplied(Message):
 
     request_id: str
     document_key: str
-    role: Literal["leader", "agency"]
+    role: SignatureRole
     key_label: str
     signed_pdf: BlobRef
     signer_subject: str
     signed_at: dt.datetime
+    requested_by: Requester = "dispatch"
+
+    def lane_routing_key(self) -> str:
+        return f"{self.routing_key}.{self.requested_by}"
 
 
 class SignatureRefused(Message):
@@ -182,9 +197,13 @@ class SignatureRefused(Message):
 
     request_id: str
     document_key: str
-    role: Literal["leader", "agency"]
+    role: SignatureRole
     reason: str
     reason_vi: str
+    requested_by: Requester = "dispatch"
+
+    def lane_routing_key(self) -> str:
+        return f"{self.routing_key}.{self.requested_by}"
 
 
 class OutgoingDocumentIssued(Message):

@@ -108,3 +108,65 @@ def test_assignment_receipt_progress_and_completion_reach_the_sender_as_04_05_06
     statuses = wait_until(lambda: statuses_seen_by(urls, HOME_AFFAIRS, normal_id), lambda s: len(s) >= 6, what="16")
     assert statuses[-1]["status_code"] == "16" and "xử lý xong" in statuses[-1]["description"]
     assert get(f"{urls['intake']}/documents/{normal['id']}")["state"] == "registered"
+
+
+def test_a_digitised_paper_document_is_signed_top_left_and_registered(system, tmp_path):
+    """R-6.5: colour JPEG pages at 200 dpi → PDF 1.7 → agency signature with the seal at the top
+    left of page 1 (token key, via the signing service) → registered and sent to the chairman."""
+    import io
+    import subprocess
+
+    from PIL import Image
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.fields import enumerate_sig_fields
+
+    from tests.unit.intake.test_digitisation import page_image
+
+    stack, urls = system
+    form = {"clerk": "vanthu", "sender_name": "Công ty TNHH Xây dựng Hoằng Hóa", "code_number": "12",
+            "code_notation": "CV-XD", "issued_date": dt.date.today().isoformat(), "type_name": "Công văn",
+            "subject": "Về việc xin phép thi công tuyến đường thôn 3", "signer_name": "Trần Văn Bình",
+            "signer_position": "Giám đốc", "priority": "1"}
+    pages = [("files", ("trang-1.jpg", page_image(), "image/jpeg")), ("files", ("trang-2.jpg", page_image(), "image/jpeg"))]
+    response = httpx.post(f"{urls['intake']}/digitisations", data=form, files=pages, timeout=60)
+    assert response.status_code == 202, response.text
+    key = response.json()["id"]
+    assert response.json()["scan"]["pages"] == 2 and response.json()["scan"]["min_dpi"] >= 199
+
+    doc = wait_until(lambda: get(f"{urls['intake']}/documents/{key}"), lambda d: d["state"] == "registered",
+                     what="the digitised document registered")
+    assert doc["source"] == "paper" and doc["register"]["number"] >= 1
+    assert doc["verification"]["verdict"] == "passed"
+    assert doc["verification"]["signatures"][0]["level"].startswith("PAdES")
+    assert doc["handling"]["state"] == "awaiting_assignment"
+    assert key in [row["id"] for row in get(f"{urls['intake']}/handling/awaiting-assignment")]
+
+    signed = httpx.get(f"{urls['intake']}/blobs/{doc['files'][0]['sha256']}", timeout=30).content
+    reader = PdfFileReader(io.BytesIO(signed))
+    [(name, sig, field_ref)] = list(enumerate_sig_fields(reader, filled_status=True))
+    widget = field_ref.get_object()
+    x1, y1, x2, y2 = [float(v) for v in widget["/Rect"]]
+    media_box = reader.root["/Pages"]["/Kids"][0].get_object()["/MediaBox"]
+    page_width, page_height = float(media_box[2]), float(media_box[3])
+    assert x2 < page_width / 2 and y1 > page_height / 2, "the agency signature sits at the top left of page 1"
+    # The stamp is drawn: red seal pixels in the top-left box of the rendered page.
+    (tmp_path / "signed.pdf").write_bytes(signed)
+    subprocess.run(["pdftoppm", "-png", "-r", "50", "-f", "1", "-l", "1", str(tmp_path / "signed.pdf"), str(tmp_path / "p")],
+                   check=True)
+    [png] = list(tmp_path.glob("p*.png"))
+    image = Image.open(png).convert("RGB")
+    scale = image.width / page_width
+    box = image.crop((int(x1 * scale), int((page_height - y2) * scale), int(x2 * scale), int((page_height - y1) * scale)))
+    red = sum(1 for r, g, b in box.get_flattened_data() if r > 150 and g < 90 and b < 90)
+    assert red > 20, f"no red seal in the stamp box ({red} red pixels)"
+
+    # The clerk alone digitises (R-5.3); a bad scan is refused with the reason and nothing is kept.
+    bad = httpx.post(f"{urls['intake']}/digitisations", data={**form, "clerk": "cc.tuphap"}, files=pages, timeout=60)
+    assert bad.status_code == 422 and "văn thư" in bad.json()["detail"]["problems"][0]
+    grey = httpx.post(f"{urls['intake']}/digitisations", data=form,
+                      files=[("files", ("xam.jpg", page_image(mode="L", dpi=(150, 150)), "image/jpeg"))], timeout=60)
+    assert grey.status_code == 422
+    assert {"thang xám", "150 dpi"} <= {w for w in ("thang xám", "150 dpi") for p in grey.json()["detail"]["problems"] if w in p}
+
+    # The archive keeps it like any registered document.
+    wait_until(lambda: get(f"{urls['archive']}/records/incoming:{key}"), lambda r: r is not None, what="archive record")

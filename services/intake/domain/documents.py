@@ -20,6 +20,8 @@ class DocumentState(StrEnum):
     REFUSED = "refused"
     HELD = "held"
     RECALLED = "recalled"
+    DIGITISING = "digitising"  # a scanned paper document waiting for the agency signature
+    DIGITISATION_FAILED = "digitisation_failed"
 
 
 FINAL_STATES = (DocumentState.REGISTERED, DocumentState.REFUSED, DocumentState.RECALLED)

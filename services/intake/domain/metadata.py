@@ -4,6 +4,8 @@ Text is already NFC-normalised by the edXML parser (R-4.4)."""
 
 from __future__ import annotations
 
+import unicodedata
+
 from shared.edxml import EdocPackage
 
 
@@ -31,3 +33,35 @@ def metadata_of(package: EdocPackage) -> dict:
         "trace_headers": [t.model_dump(mode="json") for t in package.trace_headers],
         "business": package.business.model_dump(mode="json"),
     }
+
+
+def paper_metadata(*, sender_organ_id: str, sender_name: str, code_number: str, code_notation: str, issued_date,
+                   place: str, type_name: str, subject: str, signer_name: str, signer_position: str, priority: int,
+                   due_date) -> dict:
+    """The same fields for a digitised paper document (R-6.5), typed in by the clerk, NFC (R-4.4)."""
+    code_number, code_notation = _nfc(code_number), _nfc(code_notation)
+    return {
+        "sender": {"organ_id": sender_organ_id, "organ_name": _nfc(sender_name)},
+        "recipients": [],
+        "document_id": "",
+        "code": f"{code_number}/{code_notation}" if code_number else code_notation,
+        "code_number": code_number,
+        "code_notation": code_notation,
+        "place": _nfc(place),
+        "issued_date": issued_date.isoformat(),
+        "type": "",
+        "type_name": _nfc(type_name),
+        "subject": _nfc(subject),
+        "content": "",
+        "signer": {"competence": "", "position": _nfc(signer_position), "full_name": _nfc(signer_name)},
+        "due_date": due_date.isoformat() if due_date else None,
+        "priority": priority,
+        "steering_type": 0,
+        "to_places": [],
+        "response_for": [],
+        "trace_headers": [],
+    }
+
+
+def _nfc(text: str) -> str:
+    return unicodedata.normalize("NFC", (text or "").strip())

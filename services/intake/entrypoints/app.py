@@ -5,10 +5,18 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request
 
 from services.intake.adapters import repository as repo
-from services.intake.entrypoints import handling_api, register_api
+from services.intake.entrypoints import digitise_api, handling_api, register_api
+from services.intake.handlers import digitise
 from services.intake.handlers.followups import on_recall_notice, on_record_archived, on_send_state_changed
 from services.intake.handlers.receive import on_package_received
-from shared.contracts.messages import PackageReceived, RecordArchived, SendStateChanged, StatusReceived
+from shared.contracts.messages import (
+    PackageReceived,
+    RecordArchived,
+    SendStateChanged,
+    SignatureApplied,
+    SignatureRefused,
+    StatusReceived,
+)
 from shared.service import ServiceContext, ServiceDefinition, ctx_of, serve
 
 router = APIRouter(tags=["incoming"])
@@ -64,8 +72,10 @@ definition = ServiceDefinition(
         SendStateChanged: on_send_state_changed,
         RecordArchived: on_record_archived,
         StatusReceived: on_recall_notice,
+        SignatureApplied: digitise.on_signature_applied,
+        SignatureRefused: digitise.on_signature_refused,
     },
-    routers=[router, register_api.router, handling_api.router],
+    routers=[router, register_api.router, handling_api.router, digitise_api.router],
     on_startup=[startup],
 )
 

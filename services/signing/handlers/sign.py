@@ -9,7 +9,7 @@ import time
 from prometheus_client import Counter, Histogram
 
 from services.signing.adapters import repository as repo
-from services.signing.adapters.flows import AgencySignatureRefused, sign_as_agency, sign_as_leader
+from services.signing.adapters.flows import AgencySignatureRefused, sign_as_agency, sign_as_leader, sign_digitised
 from services.signing.adapters.pades import SignatureFieldError
 from shared.blobs import BlobIntegrityError, BlobNotFound, BlobUnavailable
 from shared.bus.consumer import Delivery, Reject, Retry
@@ -47,6 +47,9 @@ async def on_signature_requested(message: SignatureRequested, delivery: Delivery
         if message.role == "leader":
             signed = await sign_as_leader(pdf, key=key, signature_png=images[message.key_label],
                                           reason=message.reason, location=settings.agency_place)
+        elif message.role == "digitised":  # top left of page 1, seal, agency name, ISO 8601 time
+            signed = await sign_digitised(pdf, key=key, agency_name=settings.agency_name, seal_png=images[message.key_label],
+                                          reason=message.reason, location=settings.agency_place)
         else:
             signed = await sign_as_agency(
                 pdf, key=key, trust=ctx.extras["trust"], agency_name=settings.agency_name, seal_png=images[message.key_label],
@@ -72,6 +75,7 @@ async def on_signature_requested(message: SignatureRequested, delivery: Delivery
             "output_sha256": blob.sha256, "at": now, "outcome": "signed",
         })
         uow.publish(SignatureApplied(request_id=message.request_id, document_key=message.document_key, role=message.role,
+                                     requested_by=message.requested_by,
                                      key_label=message.key_label, signed_pdf=blob, signer_subject=subject, signed_at=now,
                                      urgent=message.urgent))
         uow.audit("key.used", subject_type="document", subject_id=message.document_key, actor=message.requested_by_user,
@@ -92,6 +96,7 @@ async def _refuse(ctx: ServiceContext, message: SignatureRequested, reason: str,
             "input_sha256": message.pdf.sha256, "at": utcnow(), "outcome": "refused", "reason": reason,
         })
         uow.publish(SignatureRefused(request_id=message.request_id, document_key=message.document_key, role=message.role,
+                                     requested_by=message.requested_by,
                                      reason=reason, reason_vi=reason_vi, urgent=message.urgent))
         uow.audit("key.use_refused", subject_type="document", subject_id=message.document_key, actor=message.requested_by_user,
                   details={"key_label": message.key_label, "role": message.role, "reason": reason})
