@@ -122,8 +122,8 @@ TOPOLOGY = Topology(
             "archive confirms it keeps an issued document (R-7.3)",
         ),
         QueueSpec(
-            "archive.records", "archive", ("intake.document.registered", "dispatch.document.issued"),
-            "documents to store in the archive",
+            "archive.records", "archive", ("intake.document.registered", "dispatch.document.issued", "intake.document.recalled"),
+            "documents to store in the archive; recalled ones to withdraw (one queue: a recall follows its registration)",
         ),
     )
 )

@@ -148,6 +148,20 @@ class IncomingDocumentRegistered(Message):
     source: Literal["axis", "paper"] = "axis"  # paper: digitised by the clerk (R-6.5)
 
 
+class IncomingDocumentRecalled(Message):
+    """The sender recalled a registered document and the commune agreed (R-6.2): its content is
+    destroyed everywhere it is kept; metadata and the recall's record stay."""
+
+    type_name = "intake.IncomingDocumentRecalled.v1"
+    routing_key = "intake.document.recalled"
+
+    document_key: str
+    recall_id: str
+    reason: str
+    recalled_at: dt.datetime
+    file_hashes: list[str]
+
+
 # --- dispatch and signing ----------------------------------------------------------------
 
 

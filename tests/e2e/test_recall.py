@@ -50,8 +50,10 @@ def test_a_recalled_document_is_withdrawn_its_content_destroyed_and_the_sender_t
                      lambda d: d is not None and d["state"] == "registered", what="registration")
     [file] = doc["files"]
     assert httpx.get(f"{urls['intake']}/blobs/{file['sha256']}").status_code == 200
-    # Let the archive take its copy first: the archive copy is not withdrawn yet (out of scope here).
+    # The archive takes its copy; the recall must withdraw that one too.
     wait_until(lambda: get(f"{urls['archive']}/records/incoming:{doc['id']}"), lambda r: r is not None, what="archive record")
+    archive_file = f"{urls['archive']}/records/incoming:{doc['id']}/files/{file['sha256']}"
+    assert httpx.get(archive_file).status_code == 200
 
     agency_recall(urls, PROVINCE_OFFICE, document_id, reason="Văn bản ban hành nhầm")
 
@@ -64,6 +66,13 @@ def test_a_recalled_document_is_withdrawn_its_content_destroyed_and_the_sender_t
     assert recalled["recall"]["via"] == "status_13" and recalled["recall"]["reason"] == "Văn bản ban hành nhầm"
     assert [(f["sha256"], f["destroyed"]) for f in recalled["files"]] == [(file["sha256"], True)]
     assert httpx.get(f"{urls['intake']}/blobs/{file['sha256']}").status_code == 404
+    record = wait_until(lambda: get(f"{urls['archive']}/records/incoming:{doc['id']}"), lambda r: r.get("withdrawn"),
+                        what="the archive's copy withdrawn")
+    assert record["subject"] == "Văn bản sẽ bị thu hồi" and record["withdrawn"]["reason"] == "Văn bản ban hành nhầm"
+    assert [f["destroyed"] for f in record["files"]] == [True]
+    assert httpx.get(archive_file).status_code == 410
+    archive_db = pymongo.MongoClient(stack.env["MONGODB_URL"])[f"{stack.env['DATABASE_PREFIX']}_archive"]
+    assert archive_db["files.files"].count_documents({"filename": file["sha256"]}) == 0  # the bytes are gone
 
     statuses = wait_until(lambda: statuses_seen_by(urls, PROVINCE_OFFICE, document_id),
                           lambda s: any(x["status_code"] == "15" for x in s), what="status 15 at the sender")

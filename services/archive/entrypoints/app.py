@@ -8,9 +8,9 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 
 from services.archive.adapters import repository as repo
-from services.archive.handlers.store_records import on_incoming_registered, on_outgoing_issued
+from services.archive.handlers.store_records import on_incoming_recalled, on_incoming_registered, on_outgoing_issued
 from shared.blobs import BlobIntegrityError, BlobNotFound, BlobStore
-from shared.contracts.messages import IncomingDocumentRegistered, OutgoingDocumentIssued
+from shared.contracts.messages import IncomingDocumentRecalled, IncomingDocumentRegistered, OutgoingDocumentIssued
 from shared.service import ServiceContext, ServiceDefinition, ctx_of, serve
 
 router = APIRouter(tags=["archive"])
@@ -45,6 +45,8 @@ async def get_record_file(rid: str, sha256: str, request: Request) -> Response:
     entry = next((f for f in (record or {}).get("files", []) if f["sha256"] == sha256), None)
     if entry is None:
         raise HTTPException(404, "no such file in this record")
+    if entry.get("destroyed"):
+        raise HTTPException(410, "Tệp đã được hủy vì cơ quan gửi thu hồi văn bản (R-6.2).")
     try:
         data = await ctx.extras["files"].get(sha256)
     except BlobNotFound:
@@ -65,7 +67,8 @@ async def startup(ctx: ServiceContext) -> None:
 definition = ServiceDefinition(
     name="archive",
     title="vanthu archive — records, files and their hashes",
-    handlers={IncomingDocumentRegistered: on_incoming_registered, OutgoingDocumentIssued: on_outgoing_issued},
+    handlers={IncomingDocumentRegistered: on_incoming_registered, OutgoingDocumentIssued: on_outgoing_issued,
+              IncomingDocumentRecalled: on_incoming_recalled},
     routers=[router],
     on_startup=[startup],
 )

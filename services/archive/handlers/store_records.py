@@ -9,7 +9,7 @@ from services.archive.domain.records import Source, record_id
 from shared.blobs import BlobIntegrityError, BlobNotFound, BlobUnavailable
 from shared.bus.consumer import Delivery, Reject, Retry
 from shared.clock import utcnow
-from shared.contracts.messages import IncomingDocumentRegistered, OutgoingDocumentIssued, RecordArchived
+from shared.contracts.messages import IncomingDocumentRecalled, IncomingDocumentRegistered, OutgoingDocumentIssued, RecordArchived
 from shared.db import AlreadyProcessed
 from shared.logging import get_logger
 from shared.service import ServiceContext
@@ -79,3 +79,41 @@ async def on_outgoing_issued(message: OutgoingDocumentIssued, delivery: Delivery
         "signer": message.signer,
         "recipients": [r.model_dump() for r in message.recipients],
     })
+
+
+async def on_incoming_recalled(message: IncomingDocumentRecalled, delivery: Delivery, ctx: ServiceContext) -> None:
+    """R-6.2: the archive's copy of a recalled document is destroyed; the record keeps its
+    metadata, which files it had and why they are gone. A recall that overtakes the document
+    leaves a tombstone, so the document is never stored afterwards."""
+    rid = record_id("incoming", message.document_key)
+    record = await repo.get(ctx.store.db, rid)
+    if record is not None and record.get("withdrawn"):
+        raise AlreadyProcessed(message.message_id)
+    files_bucket = ctx.extras["files"]
+    destroyed: list[str] = []
+    if record is not None:
+        others = await ctx.store.db[repo.RECORDS].find(
+            {"_id": {"$ne": rid}, "withdrawn": {"$exists": False}, "files.sha256": {"$in": [f["sha256"] for f in record["files"]]}},
+            projection={"files.sha256": 1}).to_list()
+        shared_hashes = {f["sha256"] for other in others for f in other["files"]}
+        destroyed = [f["sha256"] for f in record["files"] if f["sha256"] not in shared_hashes]
+        for digest in destroyed:  # outside the transaction; deleting again is harmless
+            await files_bucket.delete(digest)
+    now = utcnow()
+    withdrawn = {"recall_id": message.recall_id, "reason": message.reason, "recalled_at": message.recalled_at, "at": now}
+
+    async def work(uow):
+        await uow.claim("archive.records", message.message_id)
+        if record is None:
+            await repo.insert(uow, {"_id": rid, "source": "incoming", "document_key": message.document_key, "files": [],
+                                    "stored_at": None, "withdrawn": withdrawn})
+        else:
+            await uow.db[repo.RECORDS].update_one(
+                {"_id": rid}, {"$set": {"withdrawn": withdrawn,
+                                        "files": [{**f, "destroyed": f["sha256"] in destroyed} for f in record["files"]]}},
+                session=uow.session)
+        uow.audit("record.withdrawn", subject_type="record", subject_id=rid, actor=ACTOR,
+                  details={"recall_id": message.recall_id, "destroyed_sha256": destroyed, "before_stored": record is None})
+
+    await ctx.store.transaction(work)
+    log.warning("recalled record withdrawn", record_id=rid, destroyed=len(destroyed))

@@ -18,7 +18,7 @@ from services.intake.handlers.replies import status_entry, status_request
 from shared.blobs import BlobIntegrityError, BlobNotFound, BlobUnavailable
 from shared.bus.consumer import Delivery, Reject, Retry
 from shared.clock import utcnow
-from shared.contracts.messages import PackageReceived, StatusReceived
+from shared.contracts.messages import IncomingDocumentRecalled, PackageReceived, StatusReceived
 from shared.db import AlreadyProcessed, UnitOfWork
 from shared.edxml import BusinessDocType, EdocPackage, EdxmlError, ResponseFor, parse_edoc
 from shared.logging import get_logger
@@ -100,6 +100,11 @@ async def recall_document(ctx: ServiceContext, *, consumer: str, message_id: str
             session=uow.session,
         )
         uow.publish(status)
+        if document is not None and decision.verdict == rules.Verdict.WITHDRAW and document.get("register"):
+            # The archive's copy goes too: one recall, one withdrawal everywhere.
+            uow.publish(IncomingDocumentRecalled(
+                document_key=document["_id"], recall_id=recall_id, reason=reason, recalled_at=now,
+                file_hashes=[f["sha256"] for f in document.get("files") or [] if f.get("sha256")], urgent=urgent))
         uow.audit(f"incoming.recall_{'agreed' if decision.agreed else 'refused'}", subject_type="recall", subject_id=recall_id,
                   actor=f"organisation:{sender}",
                   details={"document_id": document_id, "document_key": document["_id"] if document else None,
