@@ -150,7 +150,15 @@ def test_recall_update_and_replace_as_edoc_packages(system):
                          what="two revisions recorded")
     assert [r["kind"] for r in revised["revisions"]] == ["update", "replace"]
     assert revised["revisions"][1]["reason"] == "Thay thế do sai nội dung"
-    assert revised["state"] == "registered" and revised["metadata"] == doc["metadata"]  # history kept, original intact
+    # The replacement is verified and applied: new particulars and content, same register entry;
+    # the previous version is kept in the revision's history.
+    assert revised["state"] == "registered" and revised["register"] == doc["register"]
+    assert revised["metadata"]["subject"] == "Văn bản thay thế" and revised["verification"]["verdict"] == "passed"
+    assert revised["files"][0]["sha256"] != doc["files"][0]["sha256"]
+    assert revised["revisions"][1]["previous"]["metadata"]["subject"] == doc["metadata"]["subject"]
+    # The update carried files too: the first version is kept by the update's history.
+    assert revised["revisions"][0]["previous"]["files"] == doc["files"]
+    assert httpx.get(f"{urls['intake']}/blobs/{doc['files'][0]['sha256']}").status_code == 200  # history kept
     statuses = wait_until(lambda: statuses_seen_by(urls, HOME_AFFAIRS, document_id),
                           lambda s: sum(x["status_code"] == "15" for x in s) >= 2, what="15 for update and replace")
     assert [s["status_code"] for s in statuses] == ["01", "03", "15", "15"]
@@ -160,7 +168,8 @@ def test_recall_update_and_replace_as_edoc_packages(system):
     recalled = wait_until(lambda: get(f"{urls['intake']}/documents/{doc['id']}"), lambda d: d["state"] == "recalled",
                           what="withdrawn by an edoc recall")
     assert recalled["recall"]["via"] == "edoc_recall"
-    assert httpx.get(f"{urls['intake']}/blobs/{doc['files'][0]['sha256']}").status_code == 404
+    for version in (doc["files"][0], revised["files"][0]):  # every version's content destroyed
+        assert httpx.get(f"{urls['intake']}/blobs/{version['sha256']}").status_code == 404
     wait_until(lambda: statuses_seen_by(urls, HOME_AFFAIRS, document_id),
                lambda s: sum(x["status_code"] == "15" for x in s) >= 3, what="15 for the recall")
 
@@ -170,3 +179,17 @@ def test_recall_update_and_replace_as_edoc_packages(system):
     assert answer["status_code"] == "16" and "không tìm thấy" in answer["description"]
     # None of these follow-up packages became a document of its own.
     assert all(incoming_by_document_id(urls, f) is None for f in followups)
+
+
+def test_a_replacement_that_fails_verification_is_refused_16_and_changes_nothing(system):
+    stack, urls = system
+    [document_id] = agency_send(urls, PROVINCE_OFFICE, subject="Văn bản gốc")
+    doc = wait_until(lambda: incoming_by_document_id(urls, document_id),
+                     lambda d: d is not None and d["state"] == "registered", what="registration")
+    agency_send(urls, PROVINCE_OFFICE, subject="Bản thay thế bị sửa", business_doc_type=3, business_document_id=document_id,
+                fault="tamper_after_signing")
+    statuses = wait_until(lambda: statuses_seen_by(urls, PROVINCE_OFFICE, document_id), lambda s: len(s) >= 3, what="16")
+    assert statuses[-1]["status_code"] == "16"
+    assert "Từ chối thay thế" in statuses[-1]["description"] and "sửa đổi sau khi ký" in statuses[-1]["description"]
+    after = get(f"{urls['intake']}/documents/{doc['id']}")
+    assert after["metadata"] == doc["metadata"] and after["files"] == doc["files"] and not after.get("revisions")

@@ -40,6 +40,7 @@ class Verdict(StrEnum):
     ALREADY_RECALLED = "already_recalled"  # agree again, change nothing
     NOT_FOUND = "not_found"
     COMPLETED = "completed"
+    INVALID = "invalid"  # the update's or replacement's own content failed verification
 
 
 @dataclass(frozen=True)
@@ -77,8 +78,10 @@ def decide_recall(document: dict | None, *, document_id: str, agency: str) -> De
     return Decision(Verdict.WITHDRAW, AGREE, DESCRIPTIONS_VI["recalled"].format(code=code, agency=agency))
 
 
-def decide_revision(document: dict | None, kind: BusinessDocType, *, document_id: str, agency: str) -> Decision:
-    """Update (2) or replace (3) of `document`: recorded and agreed unless unknown or recalled."""
+def decide_revision(document: dict | None, kind: BusinessDocType, *, document_id: str, agency: str,
+                    verification_failure: str = "") -> Decision:
+    """Update (2) or replace (3) of `document`: applied and agreed unless unknown, recalled, or
+    the new content fails verification (R-6.1: checked like any arrival)."""
     action = ACTION_VI[kind]
     if document is None:
         return Decision(Verdict.NOT_FOUND, REFUSE,
@@ -86,7 +89,30 @@ def decide_revision(document: dict | None, kind: BusinessDocType, *, document_id
     code = _code_of(document)
     if document.get("state") == DocumentState.RECALLED:
         return Decision(Verdict.ALREADY_RECALLED, REFUSE, DESCRIPTIONS_VI["revision_recalled"].format(action=action, code=code))
+    if verification_failure:
+        return Decision(Verdict.INVALID, REFUSE, f"Từ chối {action} văn bản {code}: "
+                        + verification_failure.removeprefix("Từ chối tiếp nhận văn bản: "))
     return Decision(Verdict.WITHDRAW, AGREE, DESCRIPTIONS_VI["revision_recorded"].format(action=action, code=code))
+
+
+def revision_changes(kind: BusinessDocType, document: dict, *, new_metadata: dict, new_files: list[dict] | None,
+                     business: Business, verification: dict | None) -> dict:
+    """What an agreed update or replace writes. A replacement takes the new document's content
+    and particulars; an update its changed particulars (BussinessDocumentInfo) and any files it
+    carries. The register number stays; the previous version goes into the revision's history."""
+    changes: dict = {}
+    if kind == BusinessDocType.REPLACE or business.document_info_changed:
+        changes["metadata"] = new_metadata
+    if new_files:
+        changes["files"] = new_files
+        changes["verification"] = verification
+    if kind == BusinessDocType.REPLACE:
+        changes["response_for.code"] = new_metadata["code"]
+    return changes
+
+
+def previous_version(document: dict) -> dict:
+    return {"metadata": document.get("metadata"), "files": document.get("files"), "verification": document.get("verification")}
 
 
 def target_document_id(business: Business) -> str:

@@ -14,7 +14,10 @@ from pymongo.errors import DuplicateKeyError
 from services.intake.adapters import repository as repo
 from services.intake.domain import recall as rules
 from services.intake.domain.documents import DocumentState
+from services.intake.domain.metadata import metadata_of
+from services.intake.domain.verification import Outcome
 from services.intake.handlers.replies import status_entry, status_request
+from services.intake.handlers.verify import verify_package
 from shared.blobs import BlobIntegrityError, BlobNotFound, BlobUnavailable
 from shared.bus.consumer import Delivery, Reject, Retry
 from shared.clock import utcnow
@@ -31,7 +34,8 @@ ACTOR = "system:intake"
 async def _find_target(uow: UnitOfWork, sender: str, document_id: str) -> dict | None:
     """The incoming document the sender acts on: same issuer, same DocumentId."""
     return await uow.db[repo.DOCUMENTS].find_one(
-        {"response_for.organ_id": sender, "response_for.document_id": document_id},
+        {"response_for.organ_id": sender,
+         "$or": [{"response_for.document_id": document_id}, {"known_document_ids": document_id}]},
         sort=[("arrived_at", -1)], session=uow.session,
     )
 
@@ -72,7 +76,10 @@ async def recall_document(ctx: ServiceContext, *, consumer: str, message_id: str
             changes: dict = {}
             if decision.verdict == rules.Verdict.WITHDRAW:
                 keep = await _hashes_held_elsewhere(uow, document)
-                destroyed = rules.hashes_to_destroy(document.get("files") or [], keep)
+                # Every version's content goes: the current files and those kept by updates/replaces.
+                every_file = [*(document.get("files") or []),
+                              *(f for r in document.get("revisions") or [] for f in (r.get("previous") or {}).get("files") or [])]
+                destroyed = rules.hashes_to_destroy(every_file, keep)
                 # GridFS is outside the transaction; deleting is idempotent, so a retried
                 # transaction deletes again harmlessly.
                 for digest in destroyed:
@@ -158,22 +165,35 @@ async def on_business_package(message: PackageReceived, delivery: Delivery, ctx:
             urgent=message.urgent,
         )
     else:
-        await revise_document(ctx, message, delivery, package, target)
+        await revise_document(ctx, message, delivery, raw, package, target)
     return True
 
 
-async def revise_document(ctx: ServiceContext, message: PackageReceived, delivery: Delivery, package: EdocPackage,
-                          target: str) -> rules.Decision:
-    """Update (2) or replace (3): recorded in the target's `revisions`, history kept, answered
-    15; unknown or recalled target: 16. The replacement's own content is not verified or kept
-    here yet."""
+def entry_kind(kind: BusinessDocType) -> str:
+    return "update" if kind == BusinessDocType.UPDATE else "replace"
+
+
+async def revise_document(ctx: ServiceContext, message: PackageReceived, delivery: Delivery, raw: bytes,
+                          package: EdocPackage, target: str) -> rules.Decision:
+    """Update (2) or replace (3): the new content is verified like any arrival (R-6.1), then
+    applied to the target with the previous version kept in its `revisions`, and answered 15;
+    unknown or recalled target, or content that fails verification: 16 with the reason."""
     kind = package.business.business_doc_type
     sender = package.sender.organ_id
+    report, files = None, []
+    if package.attachments or kind == BusinessDocType.REPLACE:
+        final_attempt = delivery.attempt > ctx.settings.verification_max_attempts - 1
+        report, files = await verify_package(ctx, message, raw, package, None, final_attempt=final_attempt)
+        if report.verdict == Outcome.INDETERMINATE and not final_attempt:
+            raise Retry(f"verification of the {entry_kind(kind)} indeterminate: {report.summary_en()}",
+                        max_attempts=ctx.settings.verification_max_attempts - 1)
+    failure = report.refusal_reason_vi() if report is not None and report.verdict == Outcome.FAILED else ""
 
     async def work(uow: UnitOfWork) -> rules.Decision:
         await uow.claim("intake.packages", delivery.message_id)
         document = await _find_target(uow, sender, target)
-        decision = rules.decide_revision(document, kind, document_id=target, agency=ctx.settings.agency_name)
+        decision = rules.decide_revision(document, kind, document_id=target, agency=ctx.settings.agency_name,
+                                         verification_failure=failure)
         status = status_request(ctx, _reply_record(document, sender, target, message.urgent), decision.code,
                                  decision.description_vi)
         now = utcnow()
@@ -183,10 +203,16 @@ async def revise_document(ctx: ServiceContext, message: PackageReceived, deliver
                                      business=package.business)
         if document is not None:
             push: dict = {"statuses": status_entry(status)}
+            update: dict = {"$push": push}
             if decision.agreed:
-                push["revisions"] = entry
-            await uow.db[repo.DOCUMENTS].update_one({"_id": document["_id"]}, {"$push": push, "$set": {"revised_at": now}}
-                                                    if decision.agreed else {"$push": push}, session=uow.session)
+                push["revisions"] = {**entry, "previous": rules.previous_version(document)}
+                changes = rules.revision_changes(kind, document, new_metadata=metadata_of(package),
+                                                 new_files=[f.model_dump() for f in files],
+                                                 business=package.business,
+                                                 verification=report.to_dict() if report else None)
+                update["$set"] = {**changes, "revised_at": now}
+                update["$addToSet"] = {"known_document_ids": {"$each": [target, package.document_id]}}
+            await uow.db[repo.DOCUMENTS].update_one({"_id": document["_id"]}, update, session=uow.session)
         await uow.db[repo.RECALLS].insert_one(
             {"_id": message.package_id, "kind": entry["kind"], "via": "edoc", "sender": sender, "document_id": target,
              "document_key": document["_id"] if document else None, "revision": entry, "received_at": message.received_at,
