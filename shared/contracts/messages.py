@@ -100,6 +100,9 @@ class SendRequested(Message):
     status_code: str | None = None
     package: BlobRef | None = None
     package_b64: str | None = None  # small status packages travel inline
+    # Order among the requester's packages about this document to these recipients (0 first):
+    # the gateway sends n only after 0…n-1 have been accepted, whatever order requests arrive in.
+    sequence: int | None = None
 
 
 class SendStateChanged(Message):

@@ -160,6 +160,15 @@ def test_a_digitised_paper_document_is_signed_top_left_and_registered(system, tm
     red = sum(1 for r, g, b in box.get_flattened_data() if r > 150 and g < 90 and b < 90)
     assert red > 20, f"no red seal in the stamp box ({red} red pixels)"
 
+    # It is handled like an electronic arrival; there is no axis sender to tell, so no status goes out.
+    assigned = post(f"{urls['intake']}/documents/{key}/assignment",
+                    {"by": "phochutich", "lead": {"officer": "cc.diachinh", "working_days": 10}})
+    assert assigned.status_code == 200, assigned.text
+    assert post(f"{urls['intake']}/documents/{key}/handling/cc.diachinh/received").status_code == 200
+    done = post(f"{urls['intake']}/documents/{key}/handling/cc.diachinh/completed", {"note": "Đã cấp phép"})
+    assert done.status_code == 200 and done.json()["handling"]["state"] == "completed"
+    assert get(f"{urls['intake']}/documents/{key}")["statuses"] == []
+
     # The clerk alone digitises; a bad scan is refused with the reason and nothing is kept.
     bad = httpx.post(f"{urls['intake']}/digitisations", data={**form, "clerk": "cc.tuphap"}, files=pages, timeout=60)
     assert bad.status_code == 422 and "văn thư" in bad.json()["detail"]["problems"][0]

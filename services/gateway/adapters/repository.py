@@ -60,12 +60,15 @@ async def has_earlier_unfinished(db: AsyncDatabase, send: dict) -> bool:
     (01 before 03), so a later one waits while an earlier one is still on its way."""
     if not send.get("document_id"):
         return False
-    earlier = await db[SENDS].find_one(
-        {"document_id": send["document_id"], "recipients": send["recipients"], "created_at": {"$lt": send["created_at"]},
-         "state": {"$in": [SendState.READY.value, SendState.SENDING.value, SendState.WAITING_FOR_RETRY.value]}},
-        projection={"_id": 1},
-    )
-    return earlier is not None
+    same = {"document_id": send["document_id"], "recipients": send["recipients"]}
+    sequence = send.get("sequence")
+    earlier_query = {**same, "sequence": {"$lt": sequence}} if sequence is not None else {
+        **same, "created_at": {"$lt": send["created_at"]}}
+    unfinished = [SendState.READY.value, SendState.SENDING.value, SendState.WAITING_FOR_RETRY.value]
+    if await db[SENDS].find_one({**earlier_query, "state": {"$in": unfinished}}, projection={"_id": 1}) is not None:
+        return True
+    # Requests can reach the gateway out of order (concurrent consumers): n waits until 0…n-1 are here.
+    return sequence is not None and len(await db[SENDS].distinct("sequence", earlier_query)) < sequence
 
 
 async def transition_send(uow: UnitOfWork, send: dict, new_state: SendState, **fields: Any) -> dict:

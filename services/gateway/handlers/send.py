@@ -49,6 +49,7 @@ async def accept_send_request(message: SendRequested, delivery: Delivery, ctx: S
         "recipients": message.recipients,
         "document_id": message.document_id,
         "status_code": message.status_code,
+        "sequence": message.sequence,
         "package": blob.model_dump(),
         "urgent": message.urgent,
         "state": SendState.READY.value,
@@ -142,15 +143,19 @@ async def release_stuck_sends(ctx: ServiceContext) -> int:
 
 
 async def send_due(ctx: ServiceContext, axis: AxisClient, *, batch: int = 16, concurrency: int = 4) -> int:
-    due = await repo.due_sends(ctx.store.db, utcnow(), batch)
+    # Look past sends that must wait for an earlier package about the same document, so a
+    # crowd of waiting ones never starves the rest.
+    due = await repo.due_sends(ctx.store.db, utcnow(), batch * 8)
     ordered, seen = [], set()
     for send in due:
         key = (send.get("document_id"), tuple(send["recipients"]))
         if key[0] and key in seen:
-            continue  # the earlier one in this batch goes first
-        seen.add(key)
+            continue  # one package per document and recipient at a time
         if not await repo.has_earlier_unfinished(ctx.store.db, send):
             ordered.append(send)
+            seen.add(key)
+            if len(ordered) == batch:
+                break
     due = ordered
     limit = asyncio.Semaphore(concurrency)
 

@@ -145,6 +145,16 @@ def sender_check(organ_id: str, known: bool) -> Check:
                  f"Đơn vị gửi {organ_id} không có trong danh mục đơn vị liên thông", subject=organ_id)
 
 
+def transport_sender_check(declared: str, transport: str) -> Check:
+    """The package's own sender must be the organisation the axis authenticated as sending it:
+    one agency cannot issue documents in another's name."""
+    if not transport or declared == transport:
+        return Check("sender_matches_axis", Outcome.PASSED, subject=declared)
+    return Check("sender_matches_axis", Outcome.FAILED, f"the package names {declared} as sender but {transport} sent it",
+                 f"Đơn vị gửi ghi trong gói tin ({declared}) khác đơn vị đã gửi gói tin qua trục ({transport})",
+                 subject=declared)
+
+
 def recipient_check(own_id: str, recipients: list[str]) -> Check:
     if own_id in recipients:
         return Check("addressed_to_us", Outcome.PASSED)

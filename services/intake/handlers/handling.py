@@ -40,6 +40,11 @@ def _deadline_text(task: dict) -> str:
     return ""
 
 
+def _status(ctx: ServiceContext, document: dict, code, description: str):
+    """The status package to the sender, or None for a paper document (no one to tell through the axis)."""
+    return status_request(ctx, document, code, description) if document.get("reply_to") else None
+
+
 async def _change(ctx: ServiceContext, key: str, decide, *, action: str, actor: str) -> dict:
     """Runs `decide(document, now)` → (changes, status or None, audit details) in a transaction."""
 
@@ -82,7 +87,7 @@ async def assign(ctx: ServiceContext, key: str, *, by: str, lead: rules.TaskRequ
         lead_task = changes["assignment"]["tasks"][0]
         leader = staff.get(by)
         member = staff.get(lead.officer)
-        status = status_request(ctx, document, statuses.ASSIGNED, statuses.DESCRIPTIONS[statuses.ASSIGNED].format(
+        status = _status(ctx, document, statuses.ASSIGNED, statuses.DESCRIPTIONS[statuses.ASSIGNED].format(
             leader=f"{leader.position} {leader.name}", lead=member.name, position=member.position,
             deadline=_deadline_text(lead_task)))
         details = {"lead": lead.officer, "cooperating": [c.officer for c in cooperating], "note": note,
@@ -106,7 +111,7 @@ async def receive(ctx: ServiceContext, key: str, *, officer: str) -> dict:
         status = None
         if starts:
             member = staff.get(officer)
-            status = status_request(ctx, document, statuses.IN_PROGRESS, statuses.DESCRIPTIONS[statuses.IN_PROGRESS].format(
+            status = _status(ctx, document, statuses.IN_PROGRESS, statuses.DESCRIPTIONS[statuses.IN_PROGRESS].format(
                 lead=member.name if member else officer, position=member.position if member else "", deadline=_deadline_text(task)))
         return changes, status, {"officer": officer, "deadline": task["deadline"]}
 
@@ -127,7 +132,7 @@ async def complete(ctx: ServiceContext, key: str, *, officer: str, note: str) ->
         changes, done = rules.complete(document, officer, note, now=now)
         status = None
         if done:
-            status = status_request(ctx, document, statuses.DONE,
+            status = _status(ctx, document, statuses.DONE,
                                     statuses.DESCRIPTIONS[statuses.DONE].format(agency=ctx.settings.agency_name))
         task = rules.find_task(changes, officer)
         return changes, status, {"officer": officer, "note": note, "on_time": task["on_time"], "document_done": done}

@@ -120,7 +120,8 @@ async def _record_arrival(ctx: ServiceContext, message: PackageReceived, package
         "state": DocumentState.ARRIVED.value,
         "arrived_at": message.received_at,
         "intake_started_at": started_at,
-        "reply_to": response_for.organ_id,
+        # Answers go to the sender the axis authenticated, not to whoever the package claims to be.
+        "reply_to": message.axis_sender or response_for.organ_id,
         "response_for": response_for.model_dump(mode="json"),
         "urgent": message.urgent,
         "priority": int(package.other_info.priority) if package else 0,

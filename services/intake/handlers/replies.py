@@ -32,6 +32,7 @@ def status_request(ctx: ServiceContext, record: dict, code: StatusCode, descript
         document_id=response_for.document_id,
         status_code=code.value,
         package_b64=base64.b64encode(build_status(package)).decode(),
+        sequence=len(record.get("statuses") or []),  # the statuses already sent go first
         urgent=record.get("urgent", False),
     )
 

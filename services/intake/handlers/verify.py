@@ -20,6 +20,7 @@ from services.intake.domain.verification import (
     sender_check,
     signature_checks,
     structure_checks,
+    transport_sender_check,
 )
 from shared.contracts.messages import BlobRef, PackageReceived
 from shared.directory import cached_directory
@@ -48,6 +49,8 @@ async def verify_package(
     checks: list[Check] = [Check("structure", Outcome.PASSED), Check("required_fields", Outcome.PASSED)]
     directory = cached_directory(settings.directory_file)
     checks.append(sender_check(package.sender.organ_id, directory.knows(package.sender.organ_id)))
+    if message is not None:
+        checks.append(transport_sender_check(package.sender.organ_id, message.axis_sender))
     checks.append(recipient_check(settings.agency_id, [r.organ_id for r in package.recipients]))
     secrecy = secrecy_check(package.other_info.sphere_of_promulgation, package.subject)
     checks.append(secrecy)

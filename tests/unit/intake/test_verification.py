@@ -236,3 +236,13 @@ def test_an_unaccepted_signature_format_is_refused_with_its_name():
     fact = SignatureFact("Sig1", "X", True, True, True, False, level="other:adbe.x509.rsa_sha1")
     [check] = signature_checks("van-ban.pdf", [fact])
     assert check.outcome == Outcome.FAILED and "adbe.x509.rsa_sha1" in check.detail_vi
+
+
+def test_a_package_in_another_agencys_name_is_refused():
+    """The sender written in the package must be the one the axis authenticated (found by the
+    malformed-stream test: a flipped byte in From sent our answers to nobody)."""
+    from services.intake.domain.verification import transport_sender_check
+
+    assert transport_sender_check("000.12.00.H56", "000.12.00.H56").outcome == Outcome.PASSED
+    forged = transport_sender_check("000.01.00.H56", "000.12.00.H56")
+    assert forged.outcome == Outcome.FAILED and "khác đơn vị đã gửi" in forged.detail_vi
