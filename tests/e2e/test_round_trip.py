@@ -269,7 +269,10 @@ def test_urgent_documents_overtake_the_normal_backlog(system):
     wanted = {d for d, _ in sent}
 
     def registered():
-        rows = get(f"{urls['intake']}/documents?state=registered&limit=500") or []
+        rows, page = [], None
+        while page is None or len(page) == 500:
+            page = get(f"{urls['intake']}/documents?state=registered&limit=500&skip={len(rows)}") or []
+            rows += page
         return {r["response_for"]["document_id"]: r for r in rows if r["response_for"]["document_id"] in wanted}
 
     docs = wait_until(registered, lambda found: len(found) == len(wanted), timeout=60 + 3 * total, what="the whole batch")

@@ -45,6 +45,26 @@ _MARK = "(?:tuyệt mật|tối mật|mật)"
 _SUBJECT_MARK = re.compile(rf"[\[(]\s*{_MARK}\s*[\])]|độ mật\s*[:\-–]\s*{_MARK}\b|^\s*{_MARK}\s*(?:[:\-–.,]|$)")
 
 
+# What each check is, for the clerk reading the report beside the document.
+CHECK_LABELS_VI = {
+    "structure": "Cấu trúc gói tin edXML",
+    "required_fields": "Các trường thông tin bắt buộc",
+    "sender_known": "Đơn vị gửi có trong danh mục",
+    "sender_matches_axis": "Đơn vị gửi đúng đơn vị đã gửi qua trục",
+    "addressed_to_us": "Văn bản gửi đến đúng đơn vị",
+    "not_secret": "Văn bản không có độ mật",
+    "attachment_integrity": "Toàn vẹn tệp đính kèm (SHA-256)",
+    "attachment_format": "Định dạng tệp theo nội dung thực",
+    "signature": "Chữ ký số",
+    "scan_pdf_version": "Phiên bản PDF của bản số hóa",
+    "scan_colour": "Bản số hóa quét màu",
+    "scan_resolution": "Độ phân giải bản số hóa",
+    "scan_scale": "Tỷ lệ bản số hóa",
+}
+OUTCOME_LABELS_VI = {"passed": "Đạt", "failed": "Không đạt", "indeterminate": "Chưa xác định (sẽ kiểm tra lại)",
+                     "not_checked": "Không kiểm tra"}
+
+
 class Outcome(str, Enum):
     PASSED = "passed"
     FAILED = "failed"
@@ -61,7 +81,8 @@ class Check:
     subject: str = ""
 
     def to_dict(self) -> dict:
-        return {**asdict(self), "outcome": self.outcome.value}
+        return {**asdict(self), "outcome": self.outcome.value, "label_vi": CHECK_LABELS_VI.get(self.name, self.name),
+                "outcome_vi": OUTCOME_LABELS_VI[self.outcome.value]}
 
 
 @dataclass(frozen=True)
@@ -93,6 +114,15 @@ class VerificationReport:
         return f"{self.verdict.value}: " + "; ".join(
             f"{c.name}{f' ({c.subject})' if c.subject else ''}: {c.detail_en}" for c in notable)
 
+    def summary_vi(self) -> str:
+        """One line for the clerk: what was found, or that everything passed."""
+        if self.verdict == Outcome.FAILED:
+            return self.refusal_reason_vi()
+        if self.verdict == Outcome.INDETERMINATE:
+            waiting = "; ".join(dict.fromkeys(c.detail_vi or c.detail_en for c in self.indeterminate_checks()))
+            return f"Chưa kết luận được, hệ thống sẽ kiểm tra lại: {waiting}."
+        return f"Đạt: đã kiểm tra {len(self.checks)} mục ({', '.join(dict.fromkeys(CHECK_LABELS_VI.get(c.name, c.name).lower() for c in self.checks))})."
+
     def refusal_reason_vi(self, max_chars: int = 1500) -> str:
         """The reason sent to the sender with status 02 (R-3.4, R-6.1): every failed check,
         naming its field or file, so the sender can fix everything at once."""
@@ -119,6 +149,7 @@ class VerificationReport:
             "verdict": self.verdict.value,
             "policy": self.policy_version,
             "accepted_levels": list(self.accepted_levels),
+            "summary_vi": self.summary_vi(),
             "checks": [c.to_dict() for c in self.checks],
             "signatures": list(self.signatures),
         }

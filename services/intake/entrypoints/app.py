@@ -29,11 +29,12 @@ def _public(doc: dict | None) -> dict:
 
 
 @router.get("/documents")
-async def list_documents(request: Request, state: str | None = None, limit: int = 50) -> list[dict]:
-    """Incoming documents, urgent first, then newest first (R-4.2c: urgent ones presented first)."""
+async def list_documents(request: Request, state: str | None = None, limit: int = 50, skip: int = 0) -> list[dict]:
+    """Incoming documents, urgent first, then newest first (R-4.2c: urgent ones presented first);
+    `skip` pages through the rest."""
     query = {"state": state} if state else {}
     rows = await ctx_of(request).store.db[repo.DOCUMENTS].find(
-        query, sort=[("priority", -1), ("arrived_at", -1)], limit=min(limit, 500)
+        query, sort=[("priority", -1), ("arrived_at", -1), ("_id", 1)], limit=min(max(limit, 1), 500), skip=max(skip, 0)
     ).to_list()
     return [_public(r) for r in rows]
 

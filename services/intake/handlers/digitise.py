@@ -170,7 +170,7 @@ async def on_signature_applied(message: SignatureApplied, delivery: Delivery, ct
     roots = load_trust_roots(ctx.settings.trust_roots)
     crl_cache = ctx.extras.setdefault("crl_cache", CrlCache(ctx.settings.crl_cache_seconds))
     facts = await validate_pdf_signatures(signed_pdf, roots, crl_cache=crl_cache, final_attempt=True)
-    checks = [Check(**{**c, "outcome": Outcome(c["outcome"])}) for c in record["scan_checks"]]
+    checks = [Check(c["name"], Outcome(c["outcome"]), c["detail_en"], c["detail_vi"], c["subject"]) for c in record["scan_checks"]]
     report = VerificationReport(tuple(checks + signature_checks(name, facts)), signatures=tuple(f.to_dict() for f in facts))
     if report.verdict != Outcome.PASSED:
         await _fail(ctx, record, f"agency signature does not verify: {report.summary_en()}",

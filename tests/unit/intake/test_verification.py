@@ -246,3 +246,14 @@ def test_a_package_in_another_agencys_name_is_refused():
     assert transport_sender_check("000.12.00.H56", "000.12.00.H56").outcome == Outcome.PASSED
     forged = transport_sender_check("000.01.00.H56", "000.12.00.H56")
     assert forged.outcome == Outcome.FAILED and "khác đơn vị đã gửi" in forged.detail_vi
+
+
+def test_the_report_explains_itself_in_vietnamese():
+    passed = VerificationReport((Check("structure", Outcome.PASSED), Check("signature", Outcome.PASSED, subject="a.pdf")))
+    stored = passed.to_dict()
+    assert stored["summary_vi"].startswith("Đạt: đã kiểm tra 2 mục") and "chữ ký số" in stored["summary_vi"]
+    assert [(c["label_vi"], c["outcome_vi"]) for c in stored["checks"]] == [("Cấu trúc gói tin edXML", "Đạt"), ("Chữ ký số", "Đạt")]
+    waiting = VerificationReport((Check("signature", Outcome.INDETERMINATE, "crl down", "Chưa kiểm tra được CRL"),))
+    assert waiting.summary_vi() == "Chưa kết luận được, hệ thống sẽ kiểm tra lại: Chưa kiểm tra được CRL."
+    failed = VerificationReport((Check("not_secret", Outcome.FAILED, "secret", "Văn bản có độ mật"),))
+    assert failed.to_dict()["summary_vi"] == "Từ chối tiếp nhận văn bản: Văn bản có độ mật."
