@@ -25,6 +25,7 @@ from shared.config import REPO_ROOT
 
 AGENCIES_FILE = REPO_ROOT / "deploy" / "local-axis" / "agencies.json"
 DEFAULT_AXIS_PORT = 8200
+DEFAULT_TSA_PORT = 8210
 DEFAULT_STORE_PORT = 27018
 
 
@@ -38,6 +39,8 @@ class StackOptions:
     axis_port: int = DEFAULT_AXIS_PORT
     store_port: int = DEFAULT_STORE_PORT
     with_axis: bool = True
+    tsa_port: int = DEFAULT_TSA_PORT
+    with_tsa: bool = True  # the local time-stamping server (PAdES B-T); off: signatures are B-B
     axis_poll_interval: float = 2.0
     extra_env: dict[str, str] | None = None
 
@@ -48,6 +51,7 @@ class StackOptions:
             var_dir=var_dir,
             ports={name: free_port() for name in SERVICES},
             axis_port=free_port(),
+            tsa_port=free_port(),
             store_port=free_port(),
             **kwargs,
         )
@@ -109,18 +113,31 @@ def _start(stack: Stack, options: StackOptions, ports: dict[str, int]) -> None:
 
     axis_dir = var_dir / "axis"
     own_ca = token_dir / "pki" / "ca.crt.pem"
+    peer_roots = [str(own_ca)]
+    tsa_ca: str | None = None
+    if options.with_tsa:
+        tsa_dir = var_dir / "tsa"
+        tsa = stack.add(
+            "tsa",
+            [python(), "-m", "localtsa", "--host", "127.0.0.1", "--port", str(options.tsa_port), "--data-dir", str(tsa_dir)],
+            ready_url=f"http://127.0.0.1:{options.tsa_port}/healthz",
+        ).start()
+        tsa.wait_ready(60)
+        env["TSA_URL"] = f"http://127.0.0.1:{options.tsa_port}/"
+        tsa_ca = str(tsa_dir / "ca.crt.pem")  # timestamps must chain to a root too
+        peer_roots.append(tsa_ca)
     if options.with_axis:
         axis = stack.add(
             "axis",
             [python(), "-m", "localaxis", "--host", "127.0.0.1", "--port", str(options.axis_port),
              "--data-dir", str(axis_dir), "--agencies", str(AGENCIES_FILE)],
             ready_url=f"http://127.0.0.1:{options.axis_port}/healthz",
-            extra_env={"LOCALAXIS_PEER_TRUST_ROOTS": str(own_ca)},
+            extra_env={"LOCALAXIS_PEER_TRUST_ROOTS": os.pathsep.join(peer_roots)},
         ).start()
         axis.wait_ready(90)
     # Trust roots the operator manages (R-6.1): the peers' CAs (published by the axis for the
-    # simulated agencies) and our own CA (our documents coming back, e.g. replies quoting them).
-    env["TRUST_ROOTS"] = json.dumps([str(axis_dir / "pki" / "trust-roots.pem"), str(own_ca)])
+    # simulated agencies), our own CA (our documents coming back, e.g. replies quoting them), the TSA's.
+    env["TRUST_ROOTS"] = json.dumps([str(axis_dir / "pki" / "trust-roots.pem"), str(own_ca), *filter(None, [tsa_ca])])
 
     for name in SERVICES:
         add_service(stack, name, ports[name]).start()

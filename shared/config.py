@@ -62,6 +62,12 @@ class Settings(BaseSettings):
     token_pin: SecretStr = SecretStr("246810")  # dev default of the token set-up; set TOKEN_PIN
     token_config_dir: Path = REPO_ROOT / "var" / "token"
     agency_key_label: str = "agency"
+    # Who holds each key, by role (R-8.2, R-8.3a); others need a recorded delegation. Unset:
+    # the chairman's key its chairman, the agency key the clerk.
+    key_holders: dict[str, list[str]] | None = None
+    # RFC 3161 time-stamping server for PAdES B-T (TSA_URL); unset: signatures are B-B.
+    tsa_url: str | None = None
+    tsa_timeout_seconds: float = 10.0
     chairman_key_label: str = "chairman"
 
     # --- signature validation -------------------------------------------------------------
@@ -77,6 +83,9 @@ class Settings(BaseSettings):
     bus_publish_timeout_seconds: float = 10.0
 
     log_level: str = "INFO"
+
+    def holders_of_keys(self) -> dict[str, list[str]]:
+        return self.key_holders or {self.chairman_key_label: ["chairman"], self.agency_key_label: ["clerk"]}
 
     def database_name(self, service: str) -> str:
         return f"{self.database_prefix}_{service}"

@@ -152,6 +152,30 @@ def issue_certificate(
     return builder.sign(ca.private_key, hashes.SHA256())
 
 
+def issue_tsa_key(ca: CertifiedKey, *, common_name: str, organization: str, valid_days: int = 1825) -> CertifiedKey:
+    """A time-stamping authority's key (RFC 3161 §2.3: extended key usage timeStamping only, critical)."""
+    key = new_rsa_key()
+    start = dt.datetime.now(UTC) - dt.timedelta(hours=1)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name(common_name, organization))
+        .issuer_name(ca.certificate.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(start + dt.timedelta(days=valid_days))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=True, key_encipherment=False,
+                                     data_encipherment=False, key_agreement=False, key_cert_sign=False, crl_sign=False,
+                                     encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.certificate.public_key()), critical=False)
+        .sign(ca.private_key, hashes.SHA256())
+    )
+    return CertifiedKey(cert, key)
+
+
 def issue_key(ca: CertifiedKey, **kwargs) -> CertifiedKey:
     """A fresh in-memory key with a certificate (simulated agencies, tests)."""
     key = new_rsa_key()

@@ -203,6 +203,9 @@ class SignatureApplied(Message):
     signer_subject: str
     signed_at: dt.datetime
     requested_by: Requester = "dispatch"
+    # PAdES-B-T with a timestamp from the configured time-stamping server; PAdES-B-B when none
+    # is configured (said so in the document's record).
+    level: str = "PAdES-B-B"
 
     def lane_routing_key(self) -> str:
         return f"{self.routing_key}.{self.requested_by}"

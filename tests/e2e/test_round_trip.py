@@ -10,6 +10,7 @@ R-7.3 (archive keeps the issued copy), R-8.3c (agency signature after the leader
 from __future__ import annotations
 
 import datetime as dt
+import io
 import time
 from collections import Counter
 
@@ -151,6 +152,14 @@ def test_outgoing_document_reaches_the_agency_with_two_signatures_in_order_and_i
                         what="issued and accepted by the axis")
     assert record["code"].endswith("/BC-UBND") and record["register"]["number"] >= 1
     assert [s["role"] for s in record["signatures"]] == ["leader", "agency"]
+    # Both timestamped by the configured time-stamping server (PAdES B-T), and the record says so.
+    assert [s["level"] for s in record["signatures"]] == ["PAdES-B-T", "PAdES-B-T"]
+    signed = httpx.get(f"{urls['dispatch']}/blobs/{record['files']['agency_signed']['sha256']}", timeout=30).content
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    reader = PdfFileReader(io.BytesIO(signed))
+    assert len(reader.embedded_signatures) == 2
+    assert all(s.signer_info["unsigned_attrs"].native for s in reader.embedded_signatures)  # a timestamp token each
 
     inbox = wait_until(lambda: get(f"{urls['axis']}/_sim/agencies/{PROVINCE_OFFICE}/inbox"),
                        lambda rows: rows and any(r["document_id"] == record["document_id"] for r in rows),

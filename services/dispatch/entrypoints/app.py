@@ -37,7 +37,8 @@ async def submit_outgoing(
     urgency: int = Form(0, description="0 thường, 1 khẩn, 2 thượng khẩn, 3 hỏa tốc"),
     due_date: dt.date | None = Form(None),
     drafting_unit: str = Form("VP"),
-    requested_by: str = Form("user:clerk"),
+    requested_by: str = Form("vanthu", description="the clerk who issues it and applies the agency signature"),
+    approved_by: str = Form("chutich", description="the leader who approved it and signs with their own key"),
 ) -> dict:
     """An approved document: it is signed by the leader, numbered, signed by the agency and
     issued to each recipient. Answers 202 with the document's id; follow it at /outgoing/{id}."""
@@ -58,6 +59,7 @@ async def submit_outgoing(
             due_date=due_date,
             drafting_unit=drafting_unit,
             requested_by=requested_by,
+            approved_by=approved_by,
         )
     except InvalidDraft as exc:
         raise HTTPException(422, str(exc)) from exc

@@ -58,6 +58,7 @@ async def create_outgoing(
     due_date: dt.date | None,
     drafting_unit: str,
     requested_by: str,
+    approved_by: str = "chutich",
 ) -> dict:
     page_count = _check_pdf(pdf)
     if not subject.strip():
@@ -102,6 +103,7 @@ async def create_outgoing(
         "deliveries": [],
         "created_at": now,
         "created_by": requested_by,
+        "approved_by": approved_by,  # the leader whose key signs
         "correlation_id": key,
     }
 
@@ -114,7 +116,7 @@ async def create_outgoing(
                 role="leader",
                 key_label=ctx.settings.chairman_key_label,
                 pdf=approved,
-                requested_by_user=requested_by,
+                requested_by_user=approved_by,
                 reason=f"Phê duyệt: {subject}",
                 urgent=priority.value > 0,
             )

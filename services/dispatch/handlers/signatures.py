@@ -48,7 +48,8 @@ async def on_signature_applied(message: SignatureApplied, delivery: Delivery, ct
         raise AlreadyProcessed(message.message_id)
     signed = await _keep_signed_copy(ctx, message.signed_pdf, message.document_key, message.role)
     signature = {"role": message.role, "request_id": message.request_id, "key_label": message.key_label,
-                 "signer_subject": message.signer_subject, "signed_at": message.signed_at, "sha256": signed.sha256}
+                 "signer_subject": message.signer_subject, "signed_at": message.signed_at, "sha256": signed.sha256,
+                 "level": message.level}  # B-B said so in the record when no time-stamping server is configured
     if message.role == "leader":
         await _number_and_request_agency_signature(ctx, record, signed, signature)
     else:

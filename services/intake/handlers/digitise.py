@@ -197,7 +197,7 @@ async def _register(ctx: ServiceContext, record: dict, signed, report: Verificat
                 "same_document_key": same_key, "possible_duplicate_of": same["_id"] if same else None,
                 "files": [signed.model_dump()], "original_scan": record["files"][0],
                 "agency_signature": {"request_id": message.request_id, "signer_subject": message.signer_subject,
-                                     "signed_at": message.signed_at},
+                                     "signed_at": message.signed_at, "level": message.level},
                 "verification": report.to_dict(), "handling": handling.awaiting_assignment(),
             }
             if not await repo.update_if_state(uow, key, DocumentState.DIGITISING, changes):

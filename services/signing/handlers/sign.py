@@ -7,10 +7,13 @@ from __future__ import annotations
 import time
 
 from prometheus_client import Counter, Histogram
+from pyhanko.sign.timestamps import TimestampRequestError
+from pyhanko.sign.timestamps.requests_client import HTTPTimeStamper
 
 from services.signing.adapters import repository as repo
 from services.signing.adapters.flows import AgencySignatureRefused, sign_as_agency, sign_as_leader, sign_digitised
 from services.signing.adapters.pades import SignatureFieldError
+from services.signing.domain import custody as custody_rules
 from shared.blobs import BlobIntegrityError, BlobNotFound, BlobUnavailable
 from shared.bus.consumer import Delivery, Reject, Retry
 from shared.clock import utcnow
@@ -18,6 +21,7 @@ from shared.contracts.messages import SignatureApplied, SignatureRefused, Signat
 from shared.db import AlreadyProcessed
 from shared.logging import get_logger
 from shared.service import ServiceContext
+from shared.staff import load_staff
 
 log = get_logger(__name__)
 SIGNATURES = Counter("vanthu_signing_signatures_total", "Signature requests", ["key", "role", "outcome"])
@@ -33,6 +37,15 @@ async def on_signature_requested(message: SignatureRequested, delivery: Delivery
                       f"Không có khóa «{message.key_label}» trên thiết bị ký số")
         return
     key = ring.key(message.key_label)
+    # R-8.3a: only the key's holder, or a delegate of the chairman, may use it.
+    custody = custody_rules.may_use(
+        message.key_label, message.requested_by_user, holders=ctx.settings.holders_of_keys(),
+        staff=load_staff(ctx.settings.staff_file), at=utcnow(),
+        delegations=await repo.delegations_for(ctx.store.db, custody_rules.user_of(message.requested_by_user),
+                                               message.key_label))
+    if not custody.allowed:
+        await _refuse(ctx, message, custody.reason_en, custody.reason_vi)
+        return
     try:
         pdf = await ctx.blob_client.fetch(message.pdf)
     except (BlobUnavailable, BlobNotFound) as exc:
@@ -42,22 +55,28 @@ async def on_signature_requested(message: SignatureRequested, delivery: Delivery
 
     images = ctx.extras["images"]
     settings = ctx.settings
+    stamping = {"timestamper": HTTPTimeStamper(settings.tsa_url, timeout=settings.tsa_timeout_seconds)} if settings.tsa_url else {}
+    level = "PAdES-B-T" if stamping else "PAdES-B-B"
     started = time.perf_counter()
     try:
         if message.role == "leader":
             signed = await sign_as_leader(pdf, key=key, signature_png=images[message.key_label],
-                                          reason=message.reason, location=settings.agency_place)
+                                          reason=message.reason, location=settings.agency_place, **stamping)
         elif message.role == "digitised":  # top left of page 1, seal, agency name, ISO 8601 time
             signed = await sign_digitised(pdf, key=key, agency_name=settings.agency_name, seal_png=images[message.key_label],
-                                          reason=message.reason, location=settings.agency_place)
+                                          reason=message.reason, location=settings.agency_place, **stamping)
         else:
             signed = await sign_as_agency(
                 pdf, key=key, trust=ctx.extras["trust"], agency_name=settings.agency_name, seal_png=images[message.key_label],
                 leader_key_ids=ctx.extras["leader_key_ids"], reason=message.reason, location=settings.agency_place,
+                **stamping,
             )
     except AgencySignatureRefused as exc:
         await _refuse(ctx, message, exc.decision.reason_en, exc.decision.reason_vi)
         return
+    except TimestampRequestError as exc:
+        # Configured but away: wait for it rather than silently sign at a lower level.
+        raise Retry(f"time-stamping server {settings.tsa_url} unavailable: {exc}") from exc
     except SignatureFieldError as exc:
         await _refuse(ctx, message, str(exc), f"Không đặt được chữ ký số vào văn bản: {exc}")
         return
@@ -72,14 +91,15 @@ async def on_signature_requested(message: SignatureRequested, delivery: Delivery
             "_id": message.request_id, "document_key": message.document_key, "role": message.role,
             "key_label": message.key_label, "key_id": key.key_id, "signer_subject": subject,
             "requested_by_user": message.requested_by_user, "input_sha256": message.pdf.sha256,
-            "output_sha256": blob.sha256, "at": now, "outcome": "signed",
+            "output_sha256": blob.sha256, "at": now, "outcome": "signed", "level": level, "custody": custody.basis,
         })
         uow.publish(SignatureApplied(request_id=message.request_id, document_key=message.document_key, role=message.role,
                                      requested_by=message.requested_by,
                                      key_label=message.key_label, signed_pdf=blob, signer_subject=subject, signed_at=now,
+                                     level=level,
                                      urgent=message.urgent))
         uow.audit("key.used", subject_type="document", subject_id=message.document_key, actor=message.requested_by_user,
-                  details={"key_label": message.key_label, "key_id": key.key_id, "role": message.role,
+                  details={"key_label": message.key_label, "key_id": key.key_id, "role": message.role, "custody": custody.basis,
                            "input_sha256": message.pdf.sha256, "output_sha256": blob.sha256})
 
     await ctx.store.transaction(work)
