@@ -46,6 +46,7 @@ class SimSend(BaseModel):
     subject: str = "Về việc triển khai nhiệm vụ chuyển đổi số"
     type_name: str = "Công văn"
     code_notation: str | None = None
+    code_number: int | None = Field(None, ge=1, description="force the number (default: the agency's next)")
     urgency: int = Field(0, ge=0, le=3)
     due_date: dt.date | None = None
     count: int = Field(1, ge=1, le=500)
@@ -313,7 +314,7 @@ def create_app(data_dir: Path, agencies: Agencies, base_url: str) -> FastAPI:
         for _ in range(body.count):
             package, data = await run_in_threadpool(
                 sim.issue, agency, to=body.to, subject=body.subject, type_name=body.type_name, code_notation=body.code_notation,
-                urgency=body.urgency, due_date=body.due_date, fault=body.fault)
+                urgency=body.urgency, due_date=body.due_date, fault=body.fault, code_number=body.code_number)
             if body.business_doc_type:
                 business = package.business.model_copy(update={
                     "business_doc_type": BusinessDocType(body.business_doc_type), "document_id": body.business_document_id or "",

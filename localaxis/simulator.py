@@ -86,9 +86,11 @@ class Simulator:
     # --- documents an agency issues ------------------------------------------------------
 
     def issue(self, agency: Agency, *, to: str, subject: str, type_name: str, code_notation: str | None,
-              urgency: int, due_date: dt.date | None, fault: str | None) -> tuple[EdocPackage, bytes]:
+              urgency: int, due_date: dt.date | None, fault: str | None,
+              code_number: int | None = None) -> tuple[EdocPackage, bytes]:
         today = vn_date(utcnow())
-        number = self.store.next_value(f"{agency.code}:{today.year}")
+        # A forced number reproduces a sender reusing a number (a second document, same number).
+        number = code_number or self.store.next_value(f"{agency.code}:{today.year}")
         notation = code_notation or agency.notation
         code = Code(code_number=f"{number:02d}", code_notation=notation)
         text = DocumentText(issuer_parent="", issuer_name=agency.name.upper(), number_notation=f"Số: {code.full}",

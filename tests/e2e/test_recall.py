@@ -193,3 +193,27 @@ def test_a_replacement_that_fails_verification_is_refused_16_and_changes_nothing
     assert "Từ chối thay thế" in statuses[-1]["description"] and "sửa đổi sau khi ký" in statuses[-1]["description"]
     after = get(f"{urls['intake']}/documents/{doc['id']}")
     assert after["metadata"] == doc["metadata"] and after["files"] == doc["files"] and not after.get("revisions")
+
+
+def test_a_second_document_reusing_a_number_is_registered_and_flagged_to_the_clerk(system):
+    """Same issuer, number, symbol and date, other content: not a redelivery. It is not dropped
+    (nothing accepted is lost); it is registered and flagged as a possible duplicate."""
+    stack, urls = system
+    number = 900 + uuid.uuid4().int % 99
+    [first_id] = agency_send(urls, HOME_AFFAIRS, subject="Về việc tổ chức hội nghị", code_number=number)
+    first = wait_until(lambda: incoming_by_document_id(urls, first_id),
+                       lambda d: d is not None and d["state"] == "registered", what="first registration")
+    [second_id] = agency_send(urls, HOME_AFFAIRS, subject="Về việc tổ chức hội nghị (gửi lại, nội dung khác)", code_number=number)
+    assert second_id == first_id  # the sender reused the number: the same DocumentId
+
+    def both():
+        rows = get(f"{urls['intake']}/documents?limit=500") or []
+        return [d for d in rows if d["response_for"]["document_id"] == first_id and d["state"] == "registered"]
+
+    registered = wait_until(both, lambda rows: len(rows) == 2, what="the second document registered too")
+    second = next(d for d in registered if d["id"] != first["id"])
+    assert second["possible_duplicate_of"] == first["id"] and second["register"]["number"] != first["register"]["number"]
+    year = second["register"]["year"]
+    rows = get(f"{urls['intake']}/register/{year}/rows?q=to chuc hoi nghi")
+    flagged = [r for r in rows["rows"] if r[1] == str(second["register"]["number"])]
+    assert flagged and "Có thể trùng" in flagged[0][-1]

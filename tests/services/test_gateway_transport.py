@@ -42,3 +42,8 @@ def test_dedup_keys_identify_a_document_by_sender_and_document_id():
     # a recall of the same document is a different package
     assert a != t.edoc_dedup_key("000.01.00.H56", "000.01.00.H56,2026/11/25,12/UBND-VP", 1)
     assert a != t.edoc_dedup_key("000.12.00.H56", "000.01.00.H56,2026/11/25,12/UBND-VP", 0)
+
+
+def test_content_digest_tells_a_redelivery_from_another_document_under_the_same_id():
+    assert t.content_digest(["b", "a"]) == t.content_digest(["a", "b"])  # order of attachments does not matter
+    assert t.content_digest(["a"]) != t.content_digest(["a", "b"])

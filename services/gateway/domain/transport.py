@@ -7,6 +7,8 @@ Send states: ready → sending → accepted (the axis took it and gave a DocId)
 
 from __future__ import annotations
 
+import hashlib
+
 import datetime as dt
 import random
 from enum import StrEnum
@@ -58,6 +60,12 @@ def edoc_dedup_key(sender: str, document_id: str, business_doc_type: int | None)
     """Same sender and DocumentId = the same package (a recall/update/replace of a document is
     a different package: its business type differs)."""
     return f"edoc|{sender}|{document_id}|{business_doc_type or 0}"
+
+
+def content_digest(attachment_hashes: list[str]) -> str:
+    """What a document contains, independent of its envelope (trace headers, timestamps):
+    the same DocumentId with other content is another document, not a redelivery."""
+    return hashlib.sha256("\n".join(sorted(attachment_hashes)).encode()).hexdigest()
 
 
 def status_dedup_key(sender: str, package_sha256: str) -> str:

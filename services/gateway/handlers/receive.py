@@ -12,11 +12,11 @@ from pymongo.errors import DuplicateKeyError
 
 from services.gateway.adapters import repository as repo
 from services.gateway.adapters.axis_client import AxisClient, AxisRejected, AxisUnavailable, ReceivedItem
-from services.gateway.domain.transport import edoc_dedup_key, status_dedup_key, unparsable_dedup_key
+from services.gateway.domain.transport import content_digest, edoc_dedup_key, status_dedup_key, unparsable_dedup_key
 from shared.blobs import sha256_hex
 from shared.clock import utcnow
 from shared.contracts.messages import DocumentRef, PackageReceived, StatusReceived
-from shared.edxml import EdxmlError, parse_status, peek_header
+from shared.edxml import EdxmlError, parse_edoc, parse_status, peek_header
 from shared.logging import bind_correlation_id, get_logger, new_correlation_id
 from prometheus_client import Counter
 from shared.service import ServiceContext
@@ -72,9 +72,19 @@ async def receive_item(ctx: ServiceContext, axis: AxisClient, item: ReceivedItem
     else:
         dedup_key = unparsable_dedup_key(item.from_code, item.doc_id)
 
+    contents = _content_digest(data) if kind == "edoc" else None
+    reused_id_of = None
     if (first := await repo.find_package_by_dedup_key(db, dedup_key)) is not None:
-        await _duplicate(ctx, axis, first, item)
-        return "duplicate"
+        if contents is None or first.get("content_digest") in (None, contents):
+            await _duplicate(ctx, axis, first, item)
+            return "duplicate"
+        # Same sender and DocumentId, other content: a second document reusing the number. It is
+        # not dropped; intake registers it and flags it to the clerk.
+        reused_id_of = first["_id"]
+        dedup_key = f"{dedup_key}|{contents}"
+        if (again := await repo.find_package_by_dedup_key(db, dedup_key)) is not None:
+            await _duplicate(ctx, axis, again, item)
+            return "duplicate"
 
     package_id = uuid.uuid4().hex
     bind_correlation_id(new_correlation_id())  # follows this document through every service
@@ -91,6 +101,8 @@ async def receive_item(ctx: ServiceContext, axis: AxisClient, item: ReceivedItem
         "status_code": header.status_code,
         "priority": header.priority,
         "dedup_key": dedup_key,
+        "content_digest": contents,
+        "reuses_document_id_of": reused_id_of,
         "package": blob.model_dump(),
         "received_at": now,
         "duplicates": 0,
@@ -119,6 +131,14 @@ async def receive_item(ctx: ServiceContext, axis: AxisClient, item: ReceivedItem
     log.info("package received", package_id=package_id, axis_doc_id=item.doc_id, kind=kind, outcome=outcome,
              sender=record["sender_organ_id"], document_id=record["document_id"])
     return outcome
+
+
+def _content_digest(data: bytes) -> str | None:
+    try:
+        package = parse_edoc(data)
+    except EdxmlError:
+        return None  # unreadable: intake refuses it; the axis id keeps it apart
+    return content_digest([a.sha256 for a in package.attachments])
 
 
 def _message_for(kind: str, record: dict, data: bytes, blob):
