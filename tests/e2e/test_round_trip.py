@@ -176,6 +176,12 @@ def test_outgoing_document_reaches_the_agency_with_two_signatures_in_order_and_i
     record = wait_until(lambda: get(f"{urls['dispatch']}/outgoing/{key}"),
                         lambda r: [s["code"] for s in r["deliveries"][0]["business_statuses"]] == ["01", "03"],
                         what="statuses 01, 03 recorded")
+    # The outgoing register lists it and exports it (issue 4 point 8).
+    year = record["register"]["year"]
+    book = get(f"{urls['dispatch']}/register/{year}/rows?q=chuyen doi so quy IV")
+    assert [row[0] for row in book["rows"]] == [record["code"]]
+    xlsx = httpx.get(f"{urls['dispatch']}/register/{year}/export.xlsx", timeout=30)
+    assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
     # The archive keeps the issued copy.
     archived = wait_until(lambda: get(f"{urls['archive']}/records/outgoing:{key}"), lambda r: r is not None, what="archive")
     assert archived["files"][0]["sha256"] == record["files"]["agency_signed"]["sha256"]

@@ -8,6 +8,7 @@ import datetime as dt
 from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
 
 from services.dispatch.adapters import repository as repo
+from services.dispatch.entrypoints import register_api
 from services.dispatch.handlers.create import InvalidDraft, create_outgoing
 from services.dispatch.handlers.delivery import on_record_archived, on_send_state_changed, on_status_received
 from services.dispatch.handlers.signatures import on_signature_applied, on_signature_refused
@@ -102,7 +103,7 @@ definition = ServiceDefinition(
         StatusReceived: on_status_received,
         RecordArchived: on_record_archived,
     },
-    routers=[router],
+    routers=[router, register_api.router],
     on_startup=[startup],
 )
 

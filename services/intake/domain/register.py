@@ -4,10 +4,10 @@ reads: the ten columns of the decree, filtered by date, sender or words of the s
 from __future__ import annotations
 
 import datetime as dt
-import unicodedata
 from dataclasses import dataclass
 
 from shared.clock import to_vn
+from shared.text import fold
 
 COLUMNS = (
     "Ngày đến",
@@ -21,6 +21,7 @@ COLUMNS = (
     "Ký nhận",
     "Ghi chú",
 )
+WIDTHS_MM = (20, 14, 38, 28, 20, 70, 30, 20, 16, 21)  # sums to 277: A4 landscape minus margins
 URGENCY = {1: "Khẩn", 2: "Thượng khẩn", 3: "Hỏa tốc", 4: "Hỏa tốc hẹn giờ"}
 
 
@@ -39,18 +40,14 @@ class RegisterFilter:
             return False
         metadata = document.get("metadata", {})
         sender = metadata.get("sender", {})
-        if self.sender and not (self.sender == sender.get("organ_id") or _fold(self.sender) in _fold(sender.get("organ_name", ""))):
+        if self.sender and not (self.sender == sender.get("organ_id") or fold(self.sender) in fold(sender.get("organ_name", ""))):
             return False
         if self.text:
-            haystack = _fold(" ".join(str(metadata.get(k, "")) for k in ("subject", "code", "type_name")))
-            return all(word in haystack for word in _fold(self.text).split())
+            haystack = fold(" ".join(str(metadata.get(k, "")) for k in ("subject", "code", "type_name")))
+            return all(word in haystack for word in fold(self.text).split())
         return True
 
 
-def _fold(text: str) -> str:
-    """Case- and accent-insensitive matching, as a clerk types on any keyboard."""
-    decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
 
 
 def _date(value) -> str:

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from services.intake.adapters import repository as repo
-from services.intake.adapters.register_export import to_pdf, to_xlsx
-from services.intake.domain.register import COLUMNS, RegisterFilter, register_rows
+from services.intake.domain.register import COLUMNS, WIDTHS_MM, RegisterFilter, register_rows
+from shared.register_files import to_pdf, to_xlsx
 from shared.service import ctx_of
 
 router = APIRouter(tags=["incoming register"])
@@ -49,8 +49,9 @@ async def register_export(
     rows = await _rows(request, year, _filter(arrived_from, arrived_to, sender, q))
     title = f"SỔ ĐĂNG KÝ VĂN BẢN ĐẾN NĂM {year}"
     if fmt == "xlsx":
-        body, media = to_xlsx(rows, title=title), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        body = to_xlsx(rows, title=title, columns=COLUMNS, widths_mm=WIDTHS_MM, sheet_title="So van ban den")
+        media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     else:
-        body, media = to_pdf(rows, title=title), "application/pdf"
+        body, media = to_pdf(rows, title=title, columns=COLUMNS, widths_mm=WIDTHS_MM), "application/pdf"
     return Response(body, media_type=media,
                     headers={"Content-Disposition": f'attachment; filename="so-van-ban-den-{year}.{fmt}"'})

@@ -9,8 +9,8 @@ import subprocess
 
 from openpyxl import load_workbook
 
-from services.intake.adapters.register_export import to_pdf, to_xlsx
-from services.intake.domain.register import COLUMNS, RegisterFilter, register_rows
+from services.intake.domain.register import COLUMNS, WIDTHS_MM, RegisterFilter, register_rows
+from shared.register_files import to_pdf, to_xlsx
 
 UTC = dt.timezone.utc
 
@@ -55,7 +55,8 @@ def test_filters_by_dates_sender_and_words_without_accents():
 
 def test_xlsx_opens_with_the_heading_and_rows():
     rows = register_rows(DOCS)
-    sheet = load_workbook(io.BytesIO(to_xlsx(rows, title="SỔ ĐĂNG KÝ VĂN BẢN ĐẾN NĂM 2026"))).active
+    sheet = load_workbook(io.BytesIO(to_xlsx(rows, title="SỔ ĐĂNG KÝ VĂN BẢN ĐẾN NĂM 2026", columns=COLUMNS,
+                                                     widths_mm=WIDTHS_MM, sheet_title="So van ban den"))).active
     assert sheet["A1"].value == "SỔ ĐĂNG KÝ VĂN BẢN ĐẾN NĂM 2026"
     assert [c.value for c in sheet[2]] == list(COLUMNS)
     assert [c.value for c in sheet[4]][:6] == rows[1][:6]
@@ -63,7 +64,8 @@ def test_xlsx_opens_with_the_heading_and_rows():
 
 def test_pdf_carries_the_vietnamese_text(tmp_path):
     path = tmp_path / "so.pdf"
-    path.write_bytes(to_pdf(register_rows(DOCS) * 40, title="SỔ ĐĂNG KÝ VĂN BẢN ĐẾN NĂM 2026"))
+    path.write_bytes(to_pdf(register_rows(DOCS) * 40, title="SỔ ĐĂNG KÝ VĂN BẢN ĐẾN NĂM 2026", columns=COLUMNS,
+                           widths_mm=WIDTHS_MM))
     text = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True).stdout
     assert "SỔ ĐĂNG KÝ VĂN BẢN ĐẾN NĂM 2026" in text and "Sở Nội vụ tỉnh Thanh" in text
     pages = subprocess.run(["pdfinfo", str(path)], capture_output=True, text=True, check=True).stdout

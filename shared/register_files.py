@@ -1,5 +1,6 @@
-"""The incoming register as files a clerk prints or sends: XLSX (openpyxl) and PDF (fpdf2,
-A4 landscape, the Vietnamese font the documents use)."""
+"""A register (sổ văn bản đến, sổ văn bản đi) as files a clerk prints or sends: XLSX
+(openpyxl) and PDF (fpdf2, A4 landscape, the Vietnamese font the documents use). The columns
+and their widths come from the register's own domain module."""
 
 from __future__ import annotations
 
@@ -11,25 +12,25 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 
-from services.intake.domain.register import COLUMNS
 from shared.pdfdocs import FONT_BOLD, FONT_REGULAR
 
-WIDTHS_MM = (20, 14, 38, 28, 20, 70, 30, 20, 16, 21)  # sums to 277: A4 landscape minus margins
+A4_LANDSCAPE_WIDTH_MM = 277  # inside 10 mm margins
 
 
-def to_xlsx(rows: list[list[str]], *, title: str) -> bytes:
+def to_xlsx(rows: list[list[str]], *, title: str, columns: tuple[str, ...], widths_mm: tuple[int, ...],
+            sheet_title: str) -> bytes:
     book = Workbook()
     sheet = book.active
-    sheet.title = "So van ban den"
+    sheet.title = sheet_title
     sheet.append([title])
     sheet["A1"].font = Font(bold=True, size=14)
-    sheet.append(list(COLUMNS))
+    sheet.append(list(columns))
     for cell in sheet[2]:
         cell.font = Font(bold=True)
         cell.alignment = Alignment(wrap_text=True, vertical="center", horizontal="center")
     for row in rows:
         sheet.append(row)
-    for index, width in enumerate(WIDTHS_MM, 1):
+    for index, width in enumerate(widths_mm, 1):
         sheet.column_dimensions[get_column_letter(index)].width = width / 2
     for row in sheet.iter_rows(min_row=3):
         for cell in row:
@@ -40,7 +41,7 @@ def to_xlsx(rows: list[list[str]], *, title: str) -> bytes:
     return buffer.getvalue()
 
 
-def to_pdf(rows: list[list[str]], *, title: str) -> bytes:
+def to_pdf(rows: list[list[str]], *, title: str, columns: tuple[str, ...], widths_mm: tuple[int, ...]) -> bytes:
     pdf = FPDF(orientation="L", format="A4", unit="mm")
     pdf.set_auto_page_break(auto=True, margin=10)
     pdf.add_font("Serif", "", str(FONT_REGULAR))
@@ -51,10 +52,10 @@ def to_pdf(rows: list[list[str]], *, title: str) -> bytes:
     pdf.cell(0, 8, title, align="C", new_x="LMARGIN", new_y="NEXT")
     pdf.ln(2)
     pdf.set_font("Serif", "", 9)
-    with pdf.table(col_widths=WIDTHS_MM, text_align="LEFT", line_height=4.5, repeat_headings=1,
+    with pdf.table(col_widths=widths_mm, text_align="LEFT", line_height=4.5, repeat_headings=1,
                    headings_style=FontFace(emphasis="BOLD")) as table:
         heading = table.row()
-        for name in COLUMNS:
+        for name in columns:
             heading.cell(name)
         for values in rows:
             row = table.row()
