@@ -62,3 +62,15 @@ def to_pdf(rows: list[list[str]], *, title: str, columns: tuple[str, ...], width
             for value in values:
                 row.cell(value)
     return bytes(pdf.output())
+
+
+FORMATS = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "pdf": "application/pdf"}
+
+
+def render(fmt: str, rows: list[list[str]], *, title: str, columns: tuple[str, ...], widths_mm: tuple[int, ...],
+           sheet_title: str) -> tuple[bytes, str]:
+    """The register in `fmt` (xlsx or pdf) and its media type; KeyError for another format."""
+    media = FORMATS[fmt]
+    if fmt == "xlsx":
+        return to_xlsx(rows, title=title, columns=columns, widths_mm=widths_mm, sheet_title=sheet_title), media
+    return to_pdf(rows, title=title, columns=columns, widths_mm=widths_mm), media

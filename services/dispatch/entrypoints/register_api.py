@@ -10,7 +10,7 @@ from fastapi.responses import Response
 
 from services.dispatch.adapters import repository as repo
 from services.dispatch.domain.register import COLUMNS, WIDTHS_MM, RegisterFilter, register_rows
-from shared.register_files import to_pdf, to_xlsx
+from shared.register_files import FORMATS, render
 from shared.service import ctx_of
 
 router = APIRouter(tags=["outgoing register"])
@@ -45,14 +45,10 @@ async def register_export(
     issued_from: dt.date | None = Query(None, alias="from"), issued_to: dt.date | None = Query(None, alias="to"),
     recipient: str | None = None, q: str | None = None,
 ) -> Response:
-    if fmt not in ("xlsx", "pdf"):
+    if fmt not in FORMATS:
         return Response(f"unknown format {fmt!r}: use xlsx or pdf", status_code=404)
     rows = await _rows(request, year, _filter(issued_from, issued_to, recipient, q))
-    title = f"SỔ ĐĂNG KÝ VĂN BẢN ĐI NĂM {year}"
-    if fmt == "xlsx":
-        body = to_xlsx(rows, title=title, columns=COLUMNS, widths_mm=WIDTHS_MM, sheet_title="So van ban di")
-        media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    else:
-        body, media = to_pdf(rows, title=title, columns=COLUMNS, widths_mm=WIDTHS_MM), "application/pdf"
+    body, media = render(fmt, rows, title=f"SỔ ĐĂNG KÝ VĂN BẢN ĐI NĂM {year}", columns=COLUMNS, widths_mm=WIDTHS_MM,
+                         sheet_title="So van ban di")
     return Response(body, media_type=media,
                     headers={"Content-Disposition": f'attachment; filename="so-van-ban-di-{year}.{fmt}"'})

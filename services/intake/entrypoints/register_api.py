@@ -10,7 +10,7 @@ from fastapi.responses import Response
 
 from services.intake.adapters import repository as repo
 from services.intake.domain.register import COLUMNS, WIDTHS_MM, RegisterFilter, register_rows
-from shared.register_files import to_pdf, to_xlsx
+from shared.register_files import FORMATS, render
 from shared.service import ctx_of
 
 router = APIRouter(tags=["incoming register"])
@@ -44,14 +44,10 @@ async def register_export(
     arrived_from: dt.date | None = Query(None, alias="from"), arrived_to: dt.date | None = Query(None, alias="to"),
     sender: str | None = None, q: str | None = None,
 ) -> Response:
-    if fmt not in ("xlsx", "pdf"):
+    if fmt not in FORMATS:
         return Response(f"unknown format {fmt!r}: use xlsx or pdf", status_code=404)
     rows = await _rows(request, year, _filter(arrived_from, arrived_to, sender, q))
-    title = f"SỔ ĐĂNG KÝ VĂN BẢN ĐẾN NĂM {year}"
-    if fmt == "xlsx":
-        body = to_xlsx(rows, title=title, columns=COLUMNS, widths_mm=WIDTHS_MM, sheet_title="So van ban den")
-        media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    else:
-        body, media = to_pdf(rows, title=title, columns=COLUMNS, widths_mm=WIDTHS_MM), "application/pdf"
+    body, media = render(fmt, rows, title=f"SỔ ĐĂNG KÝ VĂN BẢN ĐẾN NĂM {year}", columns=COLUMNS, widths_mm=WIDTHS_MM,
+                         sheet_title="So van ban den")
     return Response(body, media_type=media,
                     headers={"Content-Disposition": f'attachment; filename="so-van-ban-den-{year}.{fmt}"'})
