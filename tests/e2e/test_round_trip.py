@@ -176,6 +176,10 @@ def test_outgoing_document_reaches_the_agency_with_two_signatures_in_order_and_i
     record = wait_until(lambda: get(f"{urls['dispatch']}/outgoing/{key}"),
                         lambda r: [s["code"] for s in r["deliveries"][0]["business_statuses"]] == ["01", "03"],
                         what="statuses 01, 03 recorded")
+    # Issued the day it was signed (R-4.2a): on time, not among the late ones.
+    assert get(f"{urls['dispatch']}/outgoing/{key}")["issue_standing"] == "on_time"
+    late = get(f"{urls['dispatch']}/issuing/late")
+    assert key not in [row["id"] for row in late["overdue"] + late["late"]]
     # The outgoing register lists it and exports it (issue 4 point 8).
     year = record["register"]["year"]
     book = get(f"{urls['dispatch']}/register/{year}/rows?q=chuyen doi so quy IV")

@@ -13,7 +13,11 @@ recipient: 01 arrived, 02 refused, 03 registered, 04 assigned, 05 processing, 06
 
 from __future__ import annotations
 
+import datetime as dt
 from enum import StrEnum
+
+from shared.clock import VN_TZ, to_vn
+from shared.workdays import WorkCalendar
 
 
 class OutgoingState(StrEnum):
@@ -37,3 +41,27 @@ BUSINESS_STATUS_NAMES = {
 
 def business_state(status_code: str) -> str:
     return BUSINESS_STATUS_NAMES.get(status_code, f"status_{status_code}")
+
+
+# R-4.2a: issued the day it is signed, at the latest the next working morning.
+MORNING_ENDS = dt.time(12, 0)
+
+
+def issue_deadline(leader_signed_at: dt.datetime, calendar: WorkCalendar) -> dt.datetime:
+    """The end of the next working morning after the day of the leader's signature (Vietnam time)."""
+    next_day = calendar.next_working_day(to_vn(leader_signed_at).date())
+    return dt.datetime.combine(next_day, MORNING_ENDS, tzinfo=VN_TZ)
+
+
+def issue_standing(document: dict, now: dt.datetime) -> str | None:
+    """"on_time", "late" (issued after the deadline), "overdue" (still not issued past it),
+    "due" (not yet issued, still in time) — or None before the leader signed."""
+    due = document.get("issue_due_at")
+    if not due:
+        return None
+    due = to_vn(due)
+    if document.get("issued_at"):
+        return "on_time" if to_vn(document["issued_at"]) <= due else "late"
+    if document.get("state") == OutgoingState.SIGNATURE_REFUSED:
+        return None  # stopped on purpose; the refusal is its own alarm
+    return "overdue" if to_vn(now) > due else "due"

@@ -8,11 +8,13 @@ import datetime as dt
 from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
 
 from services.dispatch.adapters import repository as repo
+from services.dispatch.domain.outgoing import issue_standing
 from services.dispatch.entrypoints import register_api
 from services.dispatch.handlers.create import InvalidDraft, create_outgoing
 from services.dispatch.handlers.delivery import on_record_archived, on_send_state_changed, on_status_received
 from services.dispatch.handlers.signatures import on_signature_applied, on_signature_refused
 from shared.contracts.messages import RecordArchived, SendStateChanged, SignatureApplied, SignatureRefused, StatusReceived
+from shared.clock import utcnow
 from shared.service import ServiceContext, ServiceDefinition, ctx_of, serve
 
 router = APIRouter(tags=["outgoing"])
@@ -69,7 +71,9 @@ async def submit_outgoing(
 
 @router.get("/outgoing/{key}")
 async def get_outgoing(key: str, request: Request) -> dict:
-    return _public(await repo.get(ctx_of(request).store.db, key))
+    """One outgoing document; `issue_standing` says whether it was issued in time (R-4.2a)."""
+    document = _public(await repo.get(ctx_of(request).store.db, key))
+    return {**document, "issue_standing": issue_standing(document, utcnow())}
 
 
 @router.get("/outgoing")
@@ -77,6 +81,23 @@ async def list_outgoing(request: Request, state: str | None = None, limit: int =
     query = {"state": state} if state else {}
     rows = await ctx_of(request).store.db[repo.OUTGOING].find(query, sort=[("created_at", -1)], limit=min(limit, 500)).to_list()
     return [_public(r) for r in rows]
+
+
+@router.get("/issuing/late")
+async def late_issuing(request: Request) -> dict:
+    """R-4.2a: documents signed but not issued by the next working morning, and those issued late."""
+    now = utcnow()
+    rows = await ctx_of(request).store.db[repo.OUTGOING].find(
+        {"issue_due_at": {"$exists": True}},
+        projection={"code": 1, "subject": 1, "state": 1, "issue_due_at": 1, "issued_at": 1, "urgency": 1},
+        sort=[("issue_due_at", 1)],
+    ).to_list()
+    flagged = {"overdue": [], "late": []}
+    for row in rows:
+        standing = issue_standing(row, now)
+        if standing in flagged:
+            flagged[standing].append({**_public(row), "issue_standing": standing})
+    return flagged
 
 
 @router.get("/register/{year}")

@@ -8,7 +8,7 @@ import uuid
 
 from services.dispatch.adapters import repository as repo
 from services.dispatch.domain import numbering
-from services.dispatch.domain.outgoing import OutgoingState
+from services.dispatch.domain.outgoing import OutgoingState, issue_deadline
 from services.dispatch.domain.packages import build_envelope, document_id
 from shared.blobs import BlobNotFound, BlobUnavailable
 from shared.bus.consumer import Delivery, Retry
@@ -26,6 +26,7 @@ from shared.db import AlreadyProcessed
 from shared.edxml import Organization, StaffInfo, build_edoc
 from shared.logging import get_logger
 from shared.service import ServiceContext
+from shared.workdays import load_calendar
 
 log = get_logger(__name__)
 ACTOR = "system:dispatch"
@@ -72,6 +73,8 @@ async def _number_and_request_agency_signature(ctx: ServiceContext, record: dict
             "code": code,
             "issued_date": issued.isoformat(),
             "numbered_at": now,
+            # R-4.2a: the clock for issuing starts with the leader's signature.
+            "issue_due_at": issue_deadline(signature["signed_at"], load_calendar(ctx.settings.holiday_calendar_file)),
             "document_id": document_id(ctx.settings.agency_id, issued, number, record["code_notation"]),
             "files.leader_signed": signed.model_dump(),
         }
