@@ -24,8 +24,21 @@ from localaxis.pki import AxisPki
 from localaxis.simulator import FAULTS, Simulator, pause_between_statuses
 from localaxis.store import AxisStore
 from shared.clock import VN_TZ, utcnow
-from shared.edxml import (BusinessDocType, EdxmlError, Organization, Replacement, ResponseFor, StaffInfo, StatusCode,
-                          StatusPackage, build_edoc, build_status, parse_edoc, parse_status, peek_header)
+from shared.edxml import (
+    BusinessDocType,
+    EdxmlError,
+    Organization,
+    Replacement,
+    ResponseFor,
+    StaffInfo,
+    StatusCode,
+    StatusPackage,
+    build_edoc,
+    build_status,
+    parse_edoc,
+    parse_status,
+    peek_header,
+)
 from shared.vxp import VxpAuthError, verify_headers
 
 log = logging.getLogger("localaxis")
@@ -140,6 +153,9 @@ def create_app(data_dir: Path, agencies: Agencies, base_url: str) -> FastAPI:
                 store.add_status(agency.code, doc_id, status.response_for.document_id, status.status_code.value,
                                  status.description, status.timestamp.isoformat())
                 store.set_status(doc_id, "done")
+                if status.status_code.value == "13":  # a recall of a document this agency received
+                    known = any(r["document_id"] == status.response_for.document_id for r in store.inbox(agency.code))
+                    deliver(agency.code, item["from_code"], "status", sim.recall_answer(agency, status, known), uuid.uuid4().hex)
                 return
             package = parse_edoc(data)
             pdf = next((a.content for a in package.attachments if a.content_type == "application/pdf"), b"")

@@ -180,6 +180,18 @@ class Simulator:
         ))
 
 
+    def recall_answer(self, agency: Agency, recall: StatusPackage, known: bool) -> bytes:
+        """A receiver's answer to a recall (status 13, R-6.2): 15 when it holds the document and
+        withdraws it, 16 with the reason when it never received it."""
+        code = "15" if known else "16"
+        text = (f"{agency.name} đã thu hồi, hủy văn bản {recall.response_for.code}." if known
+                else f"{agency.name} từ chối thu hồi: không nhận được văn bản {recall.response_for.code}.")
+        return build_status(StatusPackage(
+            sender=Organization(organ_id=agency.code, organ_name=agency.name), response_for=recall.response_for,
+            staff_info=StaffInfo(department="Văn thư", staff=f"Văn thư {agency.name}"), status_code=StatusCode(code),
+            description=text, timestamp=utcnow()))
+
+
 async def pause_between_statuses() -> None:
     # 01 at arrival, 03 when the agency's clerk registers it: a moment later, as in life.
     await asyncio.sleep(0.5)

@@ -65,3 +65,21 @@ def issue_standing(document: dict, now: dt.datetime) -> str | None:
     if document.get("state") == OutgoingState.SIGNATURE_REFUSED:
         return None  # stopped on purpose; the refusal is its own alarm
     return "overdue" if to_vn(now) > due else "due"
+
+
+RECALL_ANSWERS = {"15": "agreed", "16": "refused"}
+
+
+def recall_problems(document: dict, *, by_role: str | None, reason: str) -> list[str]:
+    """R-7.4: what stops a recall, in Vietnamese. Only an issued document is recalled, once, on
+    the decision of the chairman or a vice-chairman, with the reason the recipients will read."""
+    problems = []
+    if document.get("state") != OutgoingState.ISSUED:
+        problems.append("Chỉ thu hồi được văn bản đã phát hành.")
+    if document.get("recall"):
+        problems.append("Văn bản đã được thu hồi trước đó.")
+    if by_role not in ("chairman", "vice_chairman"):
+        problems.append("Việc thu hồi văn bản do Chủ tịch hoặc Phó Chủ tịch UBND xã quyết định.")
+    if not reason.strip():
+        problems.append("Ghi lý do thu hồi để nơi nhận biết.")
+    return problems

@@ -18,8 +18,11 @@ from shared.edxml import (
     OtherInfo,
     Priority,
     PromulgationInfo,
+    ResponseFor,
     SignerInfo,
     StaffInfo,
+    StatusCode,
+    StatusPackage,
     TraceHeader,
 )
 
@@ -71,4 +74,19 @@ def build_envelope(
                 content=pdf,
             )
         ],
+    )
+
+
+def recall_notice(record: dict, *, own: Organization, staff: StaffInfo, reason: str, at: dt.datetime) -> StatusPackage:
+    """R-7.4: the recall is a notice through the system — status 13 about the issued document
+    (standards.md §2.5); each recipient answers 15 (withdrawn) or 16 (refused, with the reason)."""
+    return StatusPackage(
+        sender=own,
+        response_for=ResponseFor(organ_id=own.organ_id, code=record["code"],
+                                 promulgation_date=dt.date.fromisoformat(record["issued_date"]),
+                                 document_id=record["document_id"]),
+        staff_info=staff,
+        status_code=StatusCode("13"),
+        description=reason,
+        timestamp=at,
     )

@@ -6,15 +6,30 @@ from __future__ import annotations
 import datetime as dt
 
 from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
+from pydantic import BaseModel, Field
 
 from services.dispatch.adapters import repository as repo
 from services.dispatch.domain.outgoing import issue_standing
 from services.dispatch.entrypoints import register_api
 from services.dispatch.handlers.create import InvalidDraft, create_outgoing
-from services.dispatch.handlers.delivery import on_record_archived, on_send_state_changed, on_status_received
-from services.dispatch.handlers.signatures import on_signature_applied, on_signature_refused
-from shared.contracts.messages import RecordArchived, SendStateChanged, SignatureApplied, SignatureRefused, StatusReceived
+from services.dispatch.handlers.delivery import (
+    on_record_archived,
+    on_send_state_changed,
+    on_status_received,
+)
+from services.dispatch.handlers.recall import RecallRefused, recall_outgoing
+from services.dispatch.handlers.signatures import (
+    on_signature_applied,
+    on_signature_refused,
+)
 from shared.clock import utcnow
+from shared.contracts.messages import (
+    RecordArchived,
+    SendStateChanged,
+    SignatureApplied,
+    SignatureRefused,
+    StatusReceived,
+)
 from shared.service import ServiceContext, ServiceDefinition, ctx_of, serve
 
 router = APIRouter(tags=["outgoing"])
@@ -81,6 +96,22 @@ async def list_outgoing(request: Request, state: str | None = None, limit: int =
     query = {"state": state} if state else {}
     rows = await ctx_of(request).store.db[repo.OUTGOING].find(query, sort=[("created_at", -1)], limit=min(limit, 500)).to_list()
     return [_public(r) for r in rows]
+
+
+class RecallIn(BaseModel):
+    by: str = Field(min_length=1, description="Chủ tịch hoặc Phó Chủ tịch quyết định thu hồi")
+    reason: str = Field("", max_length=2000)
+
+
+@router.post("/outgoing/{key}/recall", status_code=202)
+async def recall(key: str, body: RecallIn, request: Request) -> dict:
+    """R-7.4: a recall notice (status 13) to every recipient; follow each answer on its delivery."""
+    try:
+        record = await recall_outgoing(ctx_of(request), key, by=body.by, reason=body.reason)
+    except RecallRefused as exc:
+        raise HTTPException(404 if exc.missing else 422, {"problems": exc.problems}) from exc
+    return {"id": key, "recall": record["recall"],
+            "deliveries": [{"organ_id": d["organ_id"], "recall_state": d["recall_state"]} for d in record["deliveries"]]}
 
 
 @router.get("/issuing/late")

@@ -9,7 +9,12 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from services.dispatch.adapters import repository as repo
-from services.dispatch.domain.register import COLUMNS, WIDTHS_MM, RegisterFilter, register_rows
+from services.dispatch.domain.register import (
+    COLUMNS,
+    WIDTHS_MM,
+    RegisterFilter,
+    register_rows,
+)
 from shared.register_files import FORMATS, render
 from shared.service import ctx_of
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from services.dispatch.adapters import repository as repo
 from services.dispatch.domain.outgoing import business_state
+from services.dispatch.handlers.recall import recall_answer
 from shared.bus.consumer import Delivery
 from shared.contracts.messages import RecordArchived, SendStateChanged, StatusReceived
 from shared.db import AlreadyProcessed
@@ -53,11 +54,16 @@ async def on_status_received(message: StatusReceived, delivery: Delivery, ctx: S
                                                 "response_for": message.response_for.model_dump(mode="json")}, session=uow.session)
             log.warning("status package not matched", document_id=message.response_for.document_id, sender=message.sender_organ_id)
             return
+        changes = {"deliveries.$.business_state": entry["state"], "deliveries.$.business_at": message.status_at}
+        if record.get("recall") and (answer := recall_answer(message.status_code)):
+            # this recipient's answer to our recall notice.
+            changes = {"deliveries.$.recall_state": answer, "deliveries.$.recall_answer": message.description,
+                       "deliveries.$.recall_answered_at": message.status_at}
         await uow.db[repo.OUTGOING].update_one(
             {"_id": record["_id"], "deliveries.organ_id": message.sender_organ_id},
             # Kept in business order whatever order they arrive in (same second: by code, 01 < 03 < 04 …).
             {"$push": {"deliveries.$.business_statuses": {"$each": [entry], "$sort": {"at": 1, "code": 1}}},
-             "$set": {"deliveries.$.business_state": entry["state"], "deliveries.$.business_at": message.status_at}},
+             "$set": changes},
             session=uow.session,
         )
         uow.audit(f"delivery.status.{message.status_code}", subject_type="outgoing", subject_id=record["_id"],
