@@ -68,6 +68,8 @@ class SimSend(BaseModel):
     business_doc_type: int = Field(0, ge=0, le=3)
     business_document_id: str | None = None
     business_doc_reason: str = ""
+    # A reply: the document of the receiver this one answers (ResponseFor, §1.2 row 14).
+    reply_to_document_id: str | None = None
 
 
 class SimRecall(BaseModel):
@@ -338,6 +340,15 @@ def create_app(data_dir: Path, agencies: Agencies, base_url: str) -> FastAPI:
                     "replacements": [Replacement(document_id=body.business_document_id or "", organ_ids=[body.to])]
                     if body.business_doc_type == BusinessDocType.REPLACE else []})
                 package = package.model_copy(update={"business": business})
+                data = build_edoc(package)
+            if body.reply_to_document_id:
+                organ, issued, code = (body.reply_to_document_id.split(",", 2) + ["", ""])[:3]
+                try:
+                    issued_on = dt.datetime.strptime(issued, "%Y/%m/%d").date()
+                except ValueError:
+                    issued_on = None
+                package = package.model_copy(update={"response_for": [ResponseFor(
+                    organ_id=organ, code=code, promulgation_date=issued_on, document_id=body.reply_to_document_id)]})
                 data = build_edoc(package)
             axis_doc_id = deliver(agency.code, body.to, "edoc", data, uuid.uuid4().hex, package.subject, package.code.full)
             documents.append({"document_id": package.document_id, "axis_doc_id": axis_doc_id, "code": package.code.full})

@@ -118,6 +118,10 @@ TOPOLOGY = Topology(
             "recipients' business statuses about our outgoing documents",
         ),
         QueueSpec(
+            "dispatch.replies", "dispatch", ("intake.document.registered",),
+            "registered incoming documents, for the replies they carry to our documents (R-7.5, R-10.3)",
+        ),
+        QueueSpec(
             "dispatch.archive-receipts", "dispatch", ("archive.record.archived.outgoing",),
             "archive confirms it keeps an issued document (R-7.3)",
         ),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from shared.contracts.base import Message
 
@@ -149,6 +149,7 @@ class IncomingDocumentRegistered(Message):
     verification_verdict: str
     validation_policy: str
     source: Literal["axis", "paper"] = "axis"  # paper: digitised by the clerk
+    replies_to: list[str] = Field(default_factory=list)  # DocumentIds this document answers (ResponseFor)
 
 
 class IncomingDocumentRecalled(Message):

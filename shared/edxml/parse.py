@@ -21,7 +21,7 @@ from typing import Callable, TypeVar
 from lxml import etree
 from pydantic import ValidationError
 
-from shared.clock import VN_TZ, UTC
+from shared.clock import UTC, VN_TZ
 from shared.edxml.models import (
     Attachment,
     Business,

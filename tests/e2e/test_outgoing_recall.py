@@ -72,3 +72,63 @@ def test_a_recall_notice_reaches_every_recipient_and_each_answer_is_tracked(syst
                       lambda r: all(d.get("recall_state") == "agreed" for d in r["deliveries"]), what="both answers 15")
     assert done["recall"]["decided_by"] == "phochutich"
     assert all("thu hồi" in d["recall_answer"] for d in done["deliveries"])
+
+
+def test_paper_copies_and_a_partner_outside_the_system(system):
+    """R-5.1, R-5.2: a finance document to the province office (axis, plus paper) and to a
+    cooperative without the technical means (outside the system, paper only): both paper copies
+    wait for the clerk until recorded sent; the recall of such a document goes on paper there."""
+    stack, urls = system
+    outside = "HTX.HOANGDUC.01"
+    key = submit(urls, f"{PROVINCE_OFFICE},{outside}", category="finance")
+    issued = wait_until(lambda: get(f"{urls['dispatch']}/outgoing/{key}"),
+                        lambda r: r["state"] == "issued" and r["deliveries"][0].get("business_state") == "accepted",
+                        what="issued; the province office registered it")
+    by_organ = {d["organ_id"]: d for d in issued["deliveries"]}
+    assert by_organ[outside]["transport_state"] == "outside_system" and "send_id" not in by_organ[outside]
+    assert by_organ[outside]["paper"]["reasons"] == ["văn bản về tài chính",
+                                                      "nơi nhận chưa có điều kiện nhận văn bản điện tử (gửi ngoài hệ thống)"]
+    assert by_organ[PROVINCE_OFFICE]["paper"]["state"] == "to_send"
+    pending = {r["id"]: r for r in get(f"{urls['dispatch']}/paper/pending")}
+    assert {x["organ_id"] for x in pending[key]["recipients"]} == {PROVINCE_OFFICE, outside}
+
+    wrong = httpx.post(f"{urls['dispatch']}/outgoing/{key}/paper/{outside}",
+                       json={"by": "cc.tuphap", "sent_on": "2026-11-25", "method": "bồ câu"})
+    assert wrong.status_code == 422 and len(wrong.json()["detail"]["problems"]) == 2
+    for organ in (PROVINCE_OFFICE, outside):
+        sent = httpx.post(f"{urls['dispatch']}/outgoing/{key}/paper/{organ}",
+                          json={"by": "vanthu", "sent_on": "2026-11-25", "method": "bưu điện", "reference": f"RR{organ[-4:]}VN"})
+        assert sent.status_code == 200 and sent.json()["paper"]["state"] == "sent"
+    assert key not in {r["id"] for r in get(f"{urls['dispatch']}/paper/pending")}
+    twice = httpx.post(f"{urls['dispatch']}/outgoing/{key}/paper/{outside}",
+                       json={"by": "vanthu", "sent_on": "2026-11-25", "method": "bưu điện"})
+    assert twice.status_code == 422
+
+    recalled = httpx.post(f"{urls['dispatch']}/outgoing/{key}/recall", json={"by": "chutich", "reason": "Sai số liệu"})
+    states = {d["organ_id"]: d["recall_state"] for d in recalled.json()["deliveries"]}
+    assert states == {PROVINCE_OFFICE: "requested", outside: "by_paper"}
+
+
+def test_a_document_asking_for_a_report_shows_who_has_not_answered(system):
+    """R-7.5, R-10.3: a report is asked of two agencies by a date; one answers (its document
+    names ours in ResponseFor, registered by intake); the other is still owed."""
+    import datetime as dt
+
+    stack, urls = system
+    due = (dt.date.today() + dt.timedelta(days=10)).isoformat()
+    key = submit(urls, f"{PROVINCE_OFFICE},{HOME_AFFAIRS}", due_date=due)
+    issued = wait_until(lambda: get(f"{urls['dispatch']}/outgoing/{key}"), lambda r: r["state"] == "issued", what="issued")
+    owed = {o["id"]: o for o in get(f"{urls['dispatch']}/replies/owed")}
+    assert {x["organ_id"] for x in owed[key]["owed_by"]} == {PROVINCE_OFFICE, HOME_AFFAIRS}
+    assert owed[key]["due_date"] == due and not owed[key]["overdue"] and owed[key]["officer"] == "vanthu"
+
+    reply = httpx.post(f"{urls['axis']}/_sim/agencies/{HOME_AFFAIRS}/send",
+                       json={"subject": "Báo cáo theo yêu cầu", "type_name": "Báo cáo", "reply_to_document_id": issued["document_id"]},
+                       timeout=60)
+    assert reply.status_code == 200, reply.text
+    record = wait_until(lambda: get(f"{urls['dispatch']}/outgoing/{key}"),
+                        lambda r: any(d.get("replied") for d in r["deliveries"]), what="the reply recorded")
+    replied = next(d for d in record["deliveries"] if d.get("replied"))
+    assert replied["organ_id"] == HOME_AFFAIRS and "/" in replied["replied"]["code"] and replied["replied"]["incoming_key"]
+    owed = {o["id"]: o for o in get(f"{urls['dispatch']}/replies/owed")}
+    assert [x["organ_id"] for x in owed[key]["owed_by"]] == [PROVINCE_OFFICE]

@@ -83,3 +83,16 @@ def recall_problems(document: dict, *, by_role: str | None, reason: str) -> list
     if not reason.strip():
         problems.append("Ghi lý do thu hồi để nơi nhận biết.")
     return problems
+
+
+def replies_owed(document: dict, today: dt.date) -> dict | None:
+    """R-7.5, R-10.3: for a document that asks for a reply by a date, who has not answered, and
+    whether the date has passed. None when no reply is asked or everyone answered."""
+    if not document.get("due_date") or document.get("state") != OutgoingState.ISSUED:
+        return None
+    due = dt.date.fromisoformat(document["due_date"])
+    owed = [d for d in document.get("deliveries", []) if not d.get("replied")]
+    if not owed:
+        return None
+    return {"due_date": due.isoformat(), "overdue": today > due, "days_left": (due - today).days,
+            "owed_by": [{"organ_id": d["organ_id"], "name": d["name"]} for d in owed]}

@@ -9,7 +9,7 @@ from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
 from pydantic import BaseModel, Field
 
 from services.dispatch.adapters import repository as repo
-from services.dispatch.domain.outgoing import issue_standing
+from services.dispatch.domain.outgoing import issue_standing, replies_owed
 from services.dispatch.entrypoints import register_api
 from services.dispatch.handlers.create import InvalidDraft, create_outgoing
 from services.dispatch.handlers.delivery import (
@@ -17,13 +17,16 @@ from services.dispatch.handlers.delivery import (
     on_send_state_changed,
     on_status_received,
 )
+from services.dispatch.handlers.paper import PaperRefused, record_paper_sent
 from services.dispatch.handlers.recall import RecallRefused, recall_outgoing
+from services.dispatch.handlers.replies import on_incoming_registered
 from services.dispatch.handlers.signatures import (
     on_signature_applied,
     on_signature_refused,
 )
-from shared.clock import utcnow
+from shared.clock import utcnow, vn_date
 from shared.contracts.messages import (
+    IncomingDocumentRegistered,
     RecordArchived,
     SendStateChanged,
     SignatureApplied,
@@ -57,6 +60,7 @@ async def submit_outgoing(
     drafting_unit: str = Form("VP"),
     requested_by: str = Form("vanthu", description="the clerk who issues it and applies the agency signature"),
     approved_by: str = Form("chutich", description="the leader who approved it and signs with their own key"),
+    category: str = Form("normal", description="normal, legal_normative, finance, personnel, complaint (R-5.2: also on paper)"),
 ) -> dict:
     """An approved document: it is signed by the leader, numbered, signed by the agency and
     issued to each recipient. Answers 202 with the document's id; follow it at /outgoing/{id}."""
@@ -78,6 +82,7 @@ async def submit_outgoing(
             drafting_unit=drafting_unit,
             requested_by=requested_by,
             approved_by=approved_by,
+            category=category,
         )
     except InvalidDraft as exc:
         raise HTTPException(422, str(exc)) from exc
@@ -112,6 +117,49 @@ async def recall(key: str, body: RecallIn, request: Request) -> dict:
         raise HTTPException(404 if exc.missing else 422, {"problems": exc.problems}) from exc
     return {"id": key, "recall": record["recall"],
             "deliveries": [{"organ_id": d["organ_id"], "recall_state": d["recall_state"]} for d in record["deliveries"]]}
+
+
+class PaperSentIn(BaseModel):
+    by: str = Field(min_length=1)
+    sent_on: dt.date
+    method: str = Field(description="bưu điện, trực tiếp, giao liên")
+    reference: str = Field("", max_length=200, description="số phiếu gửi, mã bưu gửi …")
+
+
+@router.post("/outgoing/{key}/paper/{organ_id}")
+async def paper_sent(key: str, organ_id: str, body: PaperSentIn, request: Request) -> dict:
+    """R-5.2: the clerk records the paper copy to one recipient as sent."""
+    try:
+        return await record_paper_sent(ctx_of(request), key, organ_id, by=body.by, sent_on=body.sent_on, method=body.method,
+                                       reference=body.reference)
+    except PaperRefused as exc:
+        raise HTTPException(404 if exc.missing else 422, {"problems": exc.problems}) from exc
+
+
+@router.get("/paper/pending")
+async def paper_pending(request: Request) -> list[dict]:
+    """Paper copies still to send, oldest issued first (R-5.1, R-5.2)."""
+    rows = await ctx_of(request).store.db[repo.OUTGOING].find(
+        {"deliveries": {"$elemMatch": {"paper.state": "to_send"}}},
+        projection={"code": 1, "subject": 1, "issued_at": 1, "deliveries": 1}, sort=[("issued_at", 1)],
+    ).to_list()
+    return [{"id": r["_id"], "code": r.get("code"), "subject": r.get("subject"), "issued_at": r.get("issued_at"),
+             "recipients": [{"organ_id": d["organ_id"], "name": d["name"], "reasons": d["paper"]["reasons"]}
+                            for d in r["deliveries"] if (d.get("paper") or {}).get("state") == "to_send"]} for r in rows]
+
+
+@router.get("/replies/owed")
+async def owed_replies(request: Request) -> list[dict]:
+    """R-7.5, R-10.3: our documents that ask for a reply by a date, and who has not answered;
+    overdue first. The officer who drafted each chases the answers."""
+    today = vn_date(utcnow())
+    rows = await ctx_of(request).store.db[repo.OUTGOING].find(
+        {"state": "issued", "due_date": {"$ne": None}},
+        projection={"code": 1, "subject": 1, "due_date": 1, "state": 1, "deliveries": 1, "created_by": 1},
+    ).to_list()
+    owed = [{"id": r["_id"], "code": r.get("code"), "subject": r.get("subject"), "officer": r.get("created_by"), **o}
+            for r in rows if (o := replies_owed(r, today))]
+    return sorted(owed, key=lambda o: (not o["overdue"], o["due_date"]))
 
 
 @router.get("/issuing/late")
@@ -150,6 +198,7 @@ definition = ServiceDefinition(
     title="vanthu dispatch — numbering, signing and issuing outgoing documents",
     handlers={
         SignatureApplied: on_signature_applied,
+        IncomingDocumentRegistered: on_incoming_registered,
         SignatureRefused: on_signature_refused,
         SendStateChanged: on_send_state_changed,
         StatusReceived: on_status_received,

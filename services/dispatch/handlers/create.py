@@ -13,6 +13,7 @@ from pyhanko.sign.fields import enumerate_sig_fields
 from services.dispatch.adapters import repository as repo
 from services.dispatch.domain.numbering import UnknownDocumentType, notation
 from services.dispatch.domain.outgoing import OutgoingState
+from services.dispatch.domain.paper import CATEGORIES
 from shared.clock import utcnow
 from shared.contracts.messages import SignatureRequested
 from shared.directory import load_directory
@@ -59,6 +60,7 @@ async def create_outgoing(
     drafting_unit: str,
     requested_by: str,
     approved_by: str = "chutich",
+    category: str = "normal",
 ) -> dict:
     page_count = _check_pdf(pdf)
     if not subject.strip():
@@ -80,6 +82,9 @@ async def create_outgoing(
     if unknown:
         raise InvalidDraft(f"recipients not in the organisation directory: {', '.join(unknown)}")
 
+    if category not in CATEGORIES:
+        raise InvalidDraft(f"category must be one of {', '.join(CATEGORIES)} (R-5.2)")
+
     key = uuid.uuid4().hex
     bind_correlation_id(key)  # the document key follows it through every service
     approved = await ctx.blobs.put(pdf, media_type="application/pdf", name=f"{key}-approved.pdf")
@@ -94,7 +99,8 @@ async def create_outgoing(
         "urgency": int(priority),
         "due_date": due_date.isoformat() if due_date else None,
         "signer": {"full_name": signer_full_name, "position": signer_position, "competence": signer_competence},
-        "recipients": [{"organ_id": r, "name": directory.get(r).name} for r in recipients],
+        "recipients": [{"organ_id": r, "name": directory.get(r).name, "channel": directory.get(r).channel} for r in recipients],
+        "category": category,  # some kinds also go on paper
         "drafting_unit": drafting_unit,
         "page_count": page_count,
         "files": {"approved": approved.model_dump()},

@@ -45,6 +45,9 @@ async def recall_outgoing(ctx: ServiceContext, key: str, *, by: str, reason: str
             staff=StaffInfo(department=settings.clerk_department, staff=settings.clerk_name), reason=reason.strip(), at=now))
         deliveries = []
         for delivery in record["deliveries"]:
+            if delivery.get("channel") == "outside":  # they got it on paper; the recall goes the same way
+                deliveries.append({**delivery, "recall_state": "by_paper"})
+                continue
             send_id = uuid.uuid4().hex
             uow.publish(SendRequested(
                 send_id=send_id, requested_by="dispatch", recipients=[delivery["organ_id"]], message_kind="status",

@@ -10,6 +10,7 @@ from services.dispatch.adapters import repository as repo
 from services.dispatch.domain import numbering
 from services.dispatch.domain.outgoing import OutgoingState, issue_deadline
 from services.dispatch.domain.packages import build_envelope, document_id
+from services.dispatch.domain.paper import paper_entry, paper_reasons
 from shared.blobs import BlobNotFound, BlobUnavailable
 from shared.bus.consumer import Delivery, Retry
 from shared.clock import utcnow, vn_date
@@ -109,6 +110,13 @@ async def _issue(ctx: ServiceContext, record: dict, signed: BlobRef, signature: 
     staff = StaffInfo(department=settings.clerk_department, staff=settings.clerk_name)
     deliveries, sends = [], []
     for recipient in record["recipients"]:
+        channel = recipient.get("channel", "axis")
+        paper = paper_entry(paper_reasons(category=record.get("category", "normal"), type_name=record["type_name"],
+                                          channel=channel))
+        if channel == "outside":  # recorded as exchanged outside the system; the paper copy carries it
+            deliveries.append({"organ_id": recipient["organ_id"], "name": recipient["name"], "channel": "outside",
+                               "transport_state": "outside_system", "business_statuses": [], "paper": paper})
+            continue
         envelope = build_envelope(
             record,
             own=own,
@@ -121,8 +129,9 @@ async def _issue(ctx: ServiceContext, record: dict, signed: BlobRef, signature: 
         package = await ctx.blobs.put(build_edoc(envelope), media_type="application/xml",
                                       name=f"{key}-{recipient['organ_id']}.edxml")
         send_id = uuid.uuid4().hex
-        deliveries.append({"organ_id": recipient["organ_id"], "name": recipient["name"], "send_id": send_id,
-                           "transport_state": "requested", "attempts": 0, "business_statuses": [], "package": package.model_dump()})
+        deliveries.append({"organ_id": recipient["organ_id"], "name": recipient["name"], "send_id": send_id, "channel": "axis",
+                           "transport_state": "requested", "attempts": 0, "business_statuses": [], "package": package.model_dump(),
+                           "paper": paper})
         sends.append(SendRequested(send_id=send_id, requested_by="dispatch", recipients=[recipient["organ_id"]],
                                    message_kind="edoc", document_id=record["document_id"], package=package,
                                    urgent=record["urgency"] > 0))

@@ -210,6 +210,7 @@ async def _register(ctx: ServiceContext, record: dict, package: EdocPackage, rep
                     verification_verdict=report.verdict.value,
                     validation_policy=report.policy_version,
                     urgent=record.get("urgent", False),
+                    replies_to=[r.document_id for r in package.response_for if r.document_id],
                 )
             )
             uow.audit("incoming.registered", subject_type="incoming", subject_id=key, actor=ACTOR,
