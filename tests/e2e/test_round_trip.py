@@ -137,7 +137,7 @@ def test_broken_package_gets_a_clear_refusal(system):
 def test_outgoing_document_reaches_the_agency_with_two_signatures_in_order_and_its_number(system):
     stack, urls = system
     pdf = render_document(DocumentText(type_name="BÁO CÁO", subject="Báo cáo kết quả chuyển đổi số quý IV",
-                                       number_notation="Số:      /BC-UBND")).pdf
+                                       number_notation="Số:      /BC-UBND"), number_fields=True).pdf
     response = httpx.post(
         f"{urls['dispatch']}/outgoing",
         files={"file": ("bao-cao.pdf", pdf, "application/pdf")},
@@ -160,6 +160,20 @@ def test_outgoing_document_reaches_the_agency_with_two_signatures_in_order_and_i
     reader = PdfFileReader(io.BytesIO(signed))
     assert len(reader.embedded_signatures) == 2
     assert all(s.signer_info["unsigned_attrs"].native for s in reader.embedded_signatures)  # a timestamp token each
+    # The number and date were written into the document after the leader signed, as
+    # form filling, so the leader's signature is still intact and valid.
+    assert record["number_written"]
+    values = {str(f.get_object()["/T"]): str(f.get_object()["/V"]) for f in reader.root["/AcroForm"]["/Fields"]
+              if f.get_object().get("/FT") == "/Tx"}
+    assert values["SoKyHieu"] == f"Số: {record['code']}" and values["NgayThang"].startswith("Hoằng Đức, ngày ")
+    from pyhanko.sign.validation import validate_pdf_signature
+    from pyhanko_certvalidator import ValidationContext
+
+    from services.intake.adapters.pdf_signatures import load_trust_roots
+
+    roots = load_trust_roots([stack.var_dir / "token" / "pki" / "ca.crt.pem", stack.var_dir / "tsa" / "ca.crt.pem"])
+    leader = validate_pdf_signature(reader.embedded_signatures[0], ValidationContext(trust_roots=roots))
+    assert leader.bottom_line and leader.modification_level.name == "FORM_FILLING" and leader.docmdp_ok
 
     inbox = wait_until(lambda: get(f"{urls['axis']}/_sim/agencies/{PROVINCE_OFFICE}/inbox"),
                        lambda rows: rows and any(r["document_id"] == record["document_id"] for r in rows),

@@ -62,3 +62,15 @@ def register_year(at: dt.datetime) -> int:
 
 def register_counter(year: int) -> str:
     return f"outgoing-register:{year}"
+
+
+def number_line(code: str) -> str:
+    """Ô 3 of the document (NĐ 30 Phụ lục I II.3): "Số: 15/QĐ-UBND"."""
+    return f"Số: {code}"
+
+
+def date_line(place: str, issued: dt.date) -> str:
+    """Ô 4 (NĐ 30 Phụ lục I II.4): days below 10 and months 1 and 2 get a leading zero
+    ("ngày 05 tháng 02 năm 2026", but "tháng 3")."""
+    month = f"{issued.month:02d}" if issued.month < 3 else str(issued.month)
+    return f"{place}, ngày {issued.day:02d} tháng {month} năm {issued.year}"

@@ -19,7 +19,7 @@ from shared.contracts.messages import SignatureRequested
 from shared.directory import load_directory
 from shared.edxml import Priority
 from shared.logging import bind_correlation_id
-from shared.pdfdocs import LEADER_FIELD
+from shared.pdfdocs import DATE_FIELD, LEADER_FIELD, NUMBER_FIELD, field_names
 from shared.service import ServiceContext
 
 
@@ -101,6 +101,9 @@ async def create_outgoing(
         "signer": {"full_name": signer_full_name, "position": signer_position, "competence": signer_competence},
         "recipients": [{"organ_id": r, "name": directory.get(r).name, "channel": directory.get(r).channel} for r in recipients],
         "category": category,  # some kinds also go on paper
+        # The template's number and date fields: written in at numbering without breaking the
+        # leader's signature. A PDF without them keeps its number in the envelope only.
+        "writes_number": {NUMBER_FIELD, DATE_FIELD} <= field_names(pdf),
         "drafting_unit": drafting_unit,
         "page_count": page_count,
         "files": {"approved": approved.model_dump()},

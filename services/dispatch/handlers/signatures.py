@@ -4,6 +4,7 @@ per recipient, urgent ones first (R-4.2c, R-7.1) — and handed to the archive (
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 from services.dispatch.adapters import repository as repo
@@ -26,6 +27,7 @@ from shared.contracts.messages import (
 from shared.db import AlreadyProcessed
 from shared.edxml import Organization, StaffInfo, build_edoc
 from shared.logging import get_logger
+from shared.pdfdocs import DATE_FIELD, NUMBER_FIELD, fill_fields
 from shared.service import ServiceContext
 from shared.workdays import load_calendar
 
@@ -62,12 +64,18 @@ async def _number_and_request_agency_signature(ctx: ServiceContext, record: dict
     key = record["_id"]
     now = utcnow()
     request_id = uuid.uuid4().hex
+    leader_pdf = await ctx.blobs.get(signed.sha256) if record.get("writes_number") else None
 
     async def work(uow):
         year = numbering.register_year(now)
         number = await uow.next_number(numbering.register_counter(year))
         issued = vn_date(now)
         code = numbering.full_code(number, record["code_notation"])
+        to_sign = signed
+        if leader_pdf is not None:  # number and date written into the document, as form filling
+            filled = await asyncio.to_thread(fill_fields, leader_pdf, {
+                NUMBER_FIELD: numbering.number_line(code), DATE_FIELD: numbering.date_line(ctx.settings.agency_place, issued)})
+            to_sign = await ctx.blobs.put(filled, media_type="application/pdf", name=f"{key}-numbered.pdf")
         changes = {
             "state": OutgoingState.AGENCY_SIGNING.value,
             "register": {"year": year, "number": number},
@@ -78,6 +86,8 @@ async def _number_and_request_agency_signature(ctx: ServiceContext, record: dict
             "issue_due_at": issue_deadline(signature["signed_at"], load_calendar(ctx.settings.holiday_calendar_file)),
             "document_id": document_id(ctx.settings.agency_id, issued, number, record["code_notation"]),
             "files.leader_signed": signed.model_dump(),
+            "files.numbered": to_sign.model_dump(),
+            "number_written": leader_pdf is not None,
         }
         push = {"signatures": signature, "signature_requests": {"request_id": request_id, "role": "agency", "at": now}}
         if not await repo.update_if_state(uow, key, OutgoingState.LEADER_SIGNING.value, changes, push):
@@ -88,7 +98,7 @@ async def _number_and_request_agency_signature(ctx: ServiceContext, record: dict
                 document_key=key,
                 role="agency",
                 key_label=ctx.settings.agency_key_label,
-                pdf=signed,
+                pdf=to_sign,
                 requested_by_user=record["created_by"],
                 reason=f"Phát hành văn bản {code}",
                 urgent=record["urgency"] > 0,
