@@ -15,6 +15,13 @@ if ((${#missing[@]})); then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
+# LibreOffice (headless, Writer only) turns officers' DOCX/ODT drafts into PDF.
+if ! command -v soffice >/dev/null 2>&1; then
+  echo "installing LibreOffice Writer (headless)"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends libreoffice-writer-nogui >/dev/null
+fi
 
 # RabbitMQ: Debian's package does not start itself; AMQP_URL points elsewhere when set.
 if [ -z "${AMQP_URL:-}" ] && ! (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null; then

@@ -63,6 +63,9 @@ def build_envelope(
         other_info=OtherInfo(priority=Priority(record["urgency"]), page_amount=record.get("page_count")),
         steering_type=1,
         to_places=[r["name"] for r in record["recipients"]],
+        # The incoming documents this one answers (§1.2 row 14): the recipient matches its reply.
+        response_for=[ResponseFor(**a["response_for"]) for a in record.get("answers") or []
+                      if a["response_for"]["organ_id"] == recipient.organ_id],
         trace_headers=[TraceHeader(organ_id=own.organ_id, timestamp=at)],
         business=Business(business_doc_type=BusinessDocType.NEW, business_doc_reason="Văn bản điện tử mới", staff_info=staff),
         attachments=[

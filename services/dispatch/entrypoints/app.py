@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from services.dispatch.adapters import repository as repo
 from services.dispatch.domain.outgoing import issue_standing, replies_owed
-from services.dispatch.entrypoints import register_api
+from services.dispatch.entrypoints import drafts_api, register_api
 from services.dispatch.handlers.create import InvalidDraft, create_outgoing
 from services.dispatch.handlers.delivery import (
     on_record_archived,
@@ -204,7 +204,7 @@ definition = ServiceDefinition(
         StatusReceived: on_status_received,
         RecordArchived: on_record_archived,
     },
-    routers=[router, register_api.router],
+    routers=[router, register_api.router, drafts_api.router],
     on_startup=[startup],
 )
 

@@ -45,24 +45,9 @@ def _check_pdf(pdf: bytes) -> int:
     return pages
 
 
-async def create_outgoing(
-    ctx: ServiceContext,
-    *,
-    pdf: bytes,
-    type_name: str,
-    subject: str,
-    recipients: list[str],
-    signer_full_name: str,
-    signer_position: str,
-    signer_competence: str,
-    urgency: int,
-    due_date: dt.date | None,
-    drafting_unit: str,
-    requested_by: str,
-    approved_by: str = "chutich",
-    category: str = "normal",
-) -> dict:
-    page_count = _check_pdf(pdf)
+def check_particulars(ctx: ServiceContext, *, type_name: str, subject: str, recipients: list[str], urgency: int,
+                      category: str, drafting_unit: str):
+    """The particulars of a draft or approved document, checked before anything is kept."""
     if not subject.strip():
         raise InvalidDraft("subject (trích yếu) is required")
     try:
@@ -81,9 +66,34 @@ async def create_outgoing(
     unknown = [r for r in recipients if not directory.knows(r)]
     if unknown:
         raise InvalidDraft(f"recipients not in the organisation directory: {', '.join(unknown)}")
-
     if category not in CATEGORIES:
         raise InvalidDraft(f"category must be one of {', '.join(CATEGORIES)} (R-5.2)")
+    return code_notation, priority, directory
+
+
+async def create_outgoing(
+    ctx: ServiceContext,
+    *,
+    pdf: bytes,
+    type_name: str,
+    subject: str,
+    recipients: list[str],
+    signer_full_name: str,
+    signer_position: str,
+    signer_competence: str,
+    urgency: int,
+    due_date: dt.date | None,
+    drafting_unit: str,
+    requested_by: str,
+    approved_by: str = "chutich",
+    category: str = "normal",
+    leader_key_label: str | None = None,
+    answers: list[dict] | None = None,
+    draft_id: str | None = None,
+) -> dict:
+    page_count = _check_pdf(pdf)
+    code_notation, priority, directory = check_particulars(ctx, type_name=type_name, subject=subject, recipients=recipients,
+                                                           urgency=urgency, category=category, drafting_unit=drafting_unit)
 
     key = uuid.uuid4().hex
     bind_correlation_id(key)  # the document key follows it through every service
@@ -113,6 +123,8 @@ async def create_outgoing(
         "created_at": now,
         "created_by": requested_by,
         "approved_by": approved_by,  # the leader whose key signs (R-7.1, R-8.2)
+        "answers": answers or [],  # the incoming documents it answers (ResponseFor in the envelope)
+        "draft_id": draft_id,
         "correlation_id": key,
     }
 
@@ -123,7 +135,7 @@ async def create_outgoing(
                 request_id=request_id,
                 document_key=key,
                 role="leader",
-                key_label=ctx.settings.chairman_key_label,
+                key_label=leader_key_label or ctx.settings.chairman_key_label,
                 pdf=approved,
                 requested_by_user=approved_by,
                 reason=f"Phê duyệt: {subject}",

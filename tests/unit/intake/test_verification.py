@@ -16,7 +16,7 @@ from devstack.processes import free_port
 from localaxis.agencies import Agency
 from localaxis.pki import ROGUE, AxisPki
 from localaxis.simulator import AGENCY_FIELD, _sign, _tamper
-from services.intake.adapters.file_format import detect
+from shared.file_format import detect
 from services.intake.adapters.pdf_signatures import CrlCache, load_trust_roots, validate_pdf_signatures_blocking
 from services.intake.domain.verification import (
     POLICY_VERSION,

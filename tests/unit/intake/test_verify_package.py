@@ -25,7 +25,7 @@ from pyhanko.sign import signers
 from pyhanko.sign.fields import SigSeedSubFilter
 
 from devstack.processes import free_port
-from services.intake.adapters.file_format import detect
+from shared.file_format import detect
 from services.intake.adapters.pdf_signatures import CrlCache, load_trust_roots, validate_pdf_signatures_blocking
 from services.intake.domain.verification import (
     ACCEPTED_SIGNATURE_LEVELS,
