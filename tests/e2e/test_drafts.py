@@ -7,15 +7,18 @@ out with ResponseFor naming the incoming document, which the sender's system the
 from __future__ import annotations
 
 import subprocess
-import uuid
 
 import httpx
 import pytest
 
-from devstack.stack import StackOptions, start_stack
 from shared.edxml import parse_edoc
 from shared.pdfdocs import DocumentText, render_document
-from tests.e2e.test_round_trip import agency_send, get, incoming_by_document_id, wait_until
+from tests.e2e.test_round_trip import (
+    agency_send,
+    get,
+    incoming_by_document_id,
+    wait_until,
+)
 
 pytestmark = pytest.mark.e2e
 HOME_AFFAIRS = "000.12.00.H56"
@@ -27,15 +30,6 @@ REPLY_HTML = """<html><head><meta charset="utf-8"></head><body>
 <p><br/></p><p><br/></p><p><br/></p><p style="text-align:right"><b>Lê Văn Thành</b></p></body></html>"""
 
 
-@pytest.fixture(scope="module")
-def system(tmp_path_factory, mongodb_url, amqp_url):
-    var = tmp_path_factory.mktemp("system")
-    stack = start_stack(StackOptions.isolated(var, amqp_url=amqp_url, mongodb_url=mongodb_url,
-                                              database_prefix=f"e2e{uuid.uuid4().hex[:8]}", axis_poll_interval=0.5))
-    urls = {name: stack.env[f"{name.upper()}_URL"] for name in ("gateway", "intake", "dispatch", "signing", "archive")}
-    urls["axis"] = stack.env["AXIS_URL"]
-    yield stack, urls
-    stack.stop_all()
 
 
 @pytest.fixture(scope="module")

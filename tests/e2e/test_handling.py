@@ -7,32 +7,23 @@ after completion is refused 16."""
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 
 import httpx
 import pytest
 
-from devstack.stack import StackOptions, start_stack
-from tests.e2e.test_round_trip import agency_send, get, incoming_by_document_id, statuses_seen_by, wait_until
+from tests.e2e.test_round_trip import (
+    agency_send,
+    get,
+    incoming_by_document_id,
+    statuses_seen_by,
+    wait_until,
+)
 
 pytestmark = pytest.mark.e2e
 
 HOME_AFFAIRS = "000.12.00.H56"
 
 
-@pytest.fixture(scope="module")
-def system(tmp_path_factory, mongodb_url, amqp_url):
-    var = tmp_path_factory.mktemp("system")
-    stack = start_stack(
-        StackOptions.isolated(
-            var, amqp_url=amqp_url, mongodb_url=mongodb_url, database_prefix=f"e2e{uuid.uuid4().hex[:8]}",
-            axis_poll_interval=0.5,
-        )
-    )
-    urls = {name: stack.env[f"{name.upper()}_URL"] for name in ("gateway", "intake", "dispatch", "signing", "archive")}
-    urls["axis"] = stack.env["AXIS_URL"]
-    yield stack, urls
-    stack.stop_all()
 
 
 def registered(urls, document_id: str) -> dict:

@@ -6,13 +6,11 @@ it is refused again; the chairman's key is refused to anyone but the chairman.""
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 
 import httpx
 import pymongo
 import pytest
 
-from devstack.stack import StackOptions, start_stack
 from shared.pdfdocs import DocumentText, render_document
 from tests.e2e.test_round_trip import get, wait_until
 
@@ -20,14 +18,6 @@ pytestmark = pytest.mark.e2e
 PROVINCE_OFFICE = "000.01.00.H56"
 
 
-@pytest.fixture(scope="module")
-def system(tmp_path_factory, mongodb_url, amqp_url):
-    var = tmp_path_factory.mktemp("system")
-    stack = start_stack(StackOptions.isolated(var, amqp_url=amqp_url, mongodb_url=mongodb_url,
-                                              database_prefix=f"e2e{uuid.uuid4().hex[:8]}", axis_poll_interval=0.5))
-    urls = {name: stack.env[f"{name.upper()}_URL"] for name in ("gateway", "intake", "dispatch", "signing", "archive")}
-    yield stack, urls
-    stack.stop_all()
 
 
 def submit(urls, *, requested_by: str, approved_by: str = "chutich") -> str:

@@ -5,12 +5,9 @@ refused with the reason."""
 
 from __future__ import annotations
 
-import uuid
-
 import httpx
 import pytest
 
-from devstack.stack import StackOptions, start_stack
 from shared.pdfdocs import DocumentText, render_document
 from tests.e2e.test_round_trip import get, statuses_seen_by, wait_until
 
@@ -18,15 +15,6 @@ pytestmark = pytest.mark.e2e
 PROVINCE_OFFICE, HOME_AFFAIRS = "000.01.00.H56", "000.12.00.H56"
 
 
-@pytest.fixture(scope="module")
-def system(tmp_path_factory, mongodb_url, amqp_url):
-    var = tmp_path_factory.mktemp("system")
-    stack = start_stack(StackOptions.isolated(var, amqp_url=amqp_url, mongodb_url=mongodb_url,
-                                              database_prefix=f"e2e{uuid.uuid4().hex[:8]}", axis_poll_interval=0.5))
-    urls = {name: stack.env[f"{name.upper()}_URL"] for name in ("gateway", "intake", "dispatch", "signing", "archive")}
-    urls["axis"] = stack.env["AXIS_URL"]
-    yield stack, urls
-    stack.stop_all()
 
 
 def submit(urls, recipients: str, **extra) -> str:

@@ -17,7 +17,6 @@ from collections import Counter
 import httpx
 import pytest
 
-from devstack.stack import StackOptions, start_stack
 from shared.edxml import parse_edoc
 from shared.pdfdocs import DocumentText, render_document
 
@@ -28,21 +27,6 @@ PROVINCE_OFFICE = "000.01.00.H56"
 HOME_AFFAIRS = "000.12.00.H56"
 
 
-@pytest.fixture(scope="module")
-def system(tmp_path_factory, mongodb_url, amqp_url):
-    import uuid
-
-    var = tmp_path_factory.mktemp("system")
-    stack = start_stack(
-        StackOptions.isolated(
-            var, amqp_url=amqp_url, mongodb_url=mongodb_url, database_prefix=f"e2e{uuid.uuid4().hex[:8]}",
-            axis_poll_interval=0.5,
-        )
-    )
-    urls = {name: stack.env[f"{name.upper()}_URL"] for name in ("gateway", "intake", "dispatch", "signing", "archive")}
-    urls["axis"] = stack.env["AXIS_URL"]
-    yield stack, urls
-    stack.stop_all()
 
 
 def wait_until(fetch, predicate, *, timeout=90.0, interval=0.3, what="condition"):
