@@ -37,10 +37,20 @@ def test_a_recall_notice_reaches_every_recipient_and_each_answer_is_tracked(syst
     assert early.status_code == 422 and "đã phát hành" in early.json()["detail"]["problems"][0]
     assert httpx.post(f"{urls['dispatch']}/outgoing/nope/recall", json={"by": "chutich", "reason": "x"}).status_code == 404
 
+    # It already had its number; cancelled, the number stays taken and is recorded as cancelled (R-7.2b).
+    stopped_record = get(f"{urls['dispatch']}/outgoing/{stopped}")
+    cancelled = httpx.post(f"{urls['dispatch']}/outgoing/{stopped}/cancel", json={"by": "vanthu", "reason": "Không phát hành"})
+    assert cancelled.status_code == 200 and cancelled.json()["cancellation"]["number"] == stopped_record["register"]["number"]
+    book = get(f"{urls['dispatch']}/register/{stopped_record['register']['year']}/rows")
+    [row] = [r for r in book["rows"] if r[0] == stopped_record["code"]]
+    assert "Hủy số: Không phát hành" in row[-1]
+
     key = submit(urls, f"{PROVINCE_OFFICE},{HOME_AFFAIRS}")
     issued = wait_until(lambda: get(f"{urls['dispatch']}/outgoing/{key}"),
                         lambda r: r["state"] == "issued" and all(d.get("business_state") == "accepted" for d in r["deliveries"]),
                         what="issued and registered by both recipients")
+    assert issued["register"]["number"] > stopped_record["register"]["number"]  # never reused
+    assert httpx.post(f"{urls['dispatch']}/outgoing/{key}/cancel", json={"by": "vanthu", "reason": "x"}).status_code == 422
     refused = httpx.post(f"{urls['dispatch']}/outgoing/{key}/recall", json={"by": "vanthu", "reason": ""})
     assert refused.status_code == 422
     assert len(refused.json()["detail"]["problems"]) == 2  # not a leader's decision, no reason given

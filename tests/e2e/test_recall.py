@@ -136,6 +136,9 @@ def test_recall_update_and_replace_as_edoc_packages(system):
 
     followups = agency_send(urls, HOME_AFFAIRS, subject="Cập nhật nơi nhận", business_doc_type=2, business_document_id=document_id,
                 business_doc_reason="Cập nhật thông tin văn bản")
+    # The sender replaces it later (follow-ups sent in the same instant have no order to keep).
+    wait_until(lambda: get(f"{urls['intake']}/documents/{doc['id']}"), lambda d: len(d.get("revisions") or []) == 1,
+               what="the update recorded")
     followups += agency_send(urls, HOME_AFFAIRS, subject="Văn bản thay thế", business_doc_type=3, business_document_id=document_id,
                 business_doc_reason="Thay thế do sai nội dung")
     revised = wait_until(lambda: get(f"{urls['intake']}/documents/{doc['id']}"), lambda d: len(d.get("revisions") or []) == 2,

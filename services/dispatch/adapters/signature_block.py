@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import io
 import subprocess
-import unicodedata
 import tempfile
+import unicodedata
 from pathlib import Path
 
 from lxml import etree

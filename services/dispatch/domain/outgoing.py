@@ -25,6 +25,7 @@ class OutgoingState(StrEnum):
     AGENCY_SIGNING = "agency_signing"
     ISSUED = "issued"
     SIGNATURE_REFUSED = "signature_refused"
+    CANCELLED = "cancelled"  # numbered but not issued: the number stays taken, recorded as cancelled
 
 
 BUSINESS_STATUS_NAMES = {
@@ -62,8 +63,8 @@ def issue_standing(document: dict, now: dt.datetime) -> str | None:
     due = to_vn(due)
     if document.get("issued_at"):
         return "on_time" if to_vn(document["issued_at"]) <= due else "late"
-    if document.get("state") == OutgoingState.SIGNATURE_REFUSED:
-        return None  # stopped on purpose; the refusal is its own alarm
+    if document.get("state") in (OutgoingState.SIGNATURE_REFUSED, OutgoingState.CANCELLED):
+        return None  # stopped on purpose; the refusal or cancellation is its own record
     return "overdue" if to_vn(now) > due else "due"
 
 
@@ -96,3 +97,17 @@ def replies_owed(document: dict, today: dt.date) -> dict | None:
         return None
     return {"due_date": due.isoformat(), "overdue": today > due, "days_left": (due - today).days,
             "owed_by": [{"organ_id": d["organ_id"], "name": d["name"]} for d in owed]}
+
+
+def cancel_problems(document: dict, *, by_role: str | None, reason: str) -> list[str]:
+    """R-7.2b: a number given to a document that will not be issued is cancelled, never reused.
+    Only a document not yet issued can be cancelled, by the clerk or a leader, with a reason."""
+    problems = []
+    if document.get("state") in (OutgoingState.ISSUED, OutgoingState.CANCELLED):
+        problems.append("Văn bản đã phát hành (hãy thu hồi) hoặc đã hủy." if document["state"] == OutgoingState.ISSUED
+                        else "Văn bản đã hủy trước đó.")
+    if by_role not in ("clerk", "chairman", "vice_chairman"):
+        problems.append("Văn thư hoặc lãnh đạo UBND xã mới được hủy văn bản đi.")
+    if not reason.strip():
+        problems.append("Ghi lý do hủy.")
+    return problems

@@ -63,7 +63,8 @@ def register_row(document: dict) -> list[str]:
     if URGENCY.get(document.get("urgency", 0)):
         notes.append(URGENCY[document["urgency"]])
     if document.get("state") not in ("issued", None):
-        notes.append({"agency_signing": "Chờ ký số cơ quan", "signature_refused": "Bị từ chối ký số"}.get(
+        notes.append({"agency_signing": "Chờ ký số cơ quan", "signature_refused": "Bị từ chối ký số",
+                      "cancelled": f"Hủy số: {(document.get('cancellation') or {}).get('reason', '')}"}.get(
             document["state"], document["state"]))
     return [
         document.get("code", ""),

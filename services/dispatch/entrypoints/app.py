@@ -18,7 +18,11 @@ from services.dispatch.handlers.delivery import (
     on_status_received,
 )
 from services.dispatch.handlers.paper import PaperRefused, record_paper_sent
-from services.dispatch.handlers.recall import RecallRefused, recall_outgoing
+from services.dispatch.handlers.recall import (
+    RecallRefused,
+    cancel_outgoing,
+    recall_outgoing,
+)
 from services.dispatch.handlers.replies import on_incoming_registered
 from services.dispatch.handlers.signatures import (
     on_signature_applied,
@@ -160,6 +164,16 @@ async def owed_replies(request: Request) -> list[dict]:
     owed = [{"id": r["_id"], "code": r.get("code"), "subject": r.get("subject"), "officer": r.get("created_by"), **o}
             for r in rows if (o := replies_owed(r, today))]
     return sorted(owed, key=lambda o: (not o["overdue"], o["due_date"]))
+
+
+@router.post("/outgoing/{key}/cancel")
+async def cancel(key: str, body: RecallIn, request: Request) -> dict:
+    """R-7.2b: cancel a document that will not be issued; a number it has stays taken."""
+    try:
+        record = await cancel_outgoing(ctx_of(request), key, by=body.by, reason=body.reason)
+    except RecallRefused as exc:
+        raise HTTPException(404 if exc.missing else 422, {"problems": exc.problems}) from exc
+    return {"id": key, "state": record["state"], "cancellation": record["cancellation"]}
 
 
 @router.get("/issuing/late")

@@ -25,7 +25,7 @@ async def _rows(request: Request, year: int, selection: RegisterFilter) -> list[
     documents = await ctx_of(request).store.db[repo.OUTGOING].find(
         {"register.year": year}, sort=[("register.number", 1)],
         projection={"register": 1, "code": 1, "issued_date": 1, "issued_at": 1, "type_name": 1, "subject": 1, "signer": 1,
-                    "recipients": 1, "state": 1, "urgency": 1},
+                    "recipients": 1, "state": 1, "urgency": 1, "cancellation": 1},
     ).to_list()
     return register_rows(documents, selection)
 

@@ -1,4 +1,4 @@
-"""Recalling an issued document (R-7.4): one status-13 notice to each recipient through the
+"""Recalling an issued document (R-7.4), and cancelling one that will not be issued (R-7.2b): one status-13 notice to each recipient through the
 system, and each recipient's answer (15 withdrawn, 16 refused with the reason) tracked on its
 delivery."""
 
@@ -8,7 +8,11 @@ import base64
 import uuid
 
 from services.dispatch.adapters import repository as repo
-from services.dispatch.domain.outgoing import RECALL_ANSWERS, recall_problems
+from services.dispatch.domain.outgoing import (
+    RECALL_ANSWERS,
+    cancel_problems,
+    recall_problems,
+)
 from services.dispatch.domain.packages import recall_notice
 from shared.clock import utcnow
 from shared.contracts.messages import SendRequested
@@ -70,3 +74,29 @@ async def recall_outgoing(ctx: ServiceContext, key: str, *, by: str, reason: str
 def recall_answer(status_code: str) -> str | None:
     """The delivery's recall state a recipient's status sets, if any."""
     return RECALL_ANSWERS.get(status_code)
+
+
+async def cancel_outgoing(ctx: ServiceContext, key: str, *, by: str, reason: str) -> dict:
+    """R-7.2b: a document that will not be issued is cancelled; a number it already has stays
+    taken — the register shows it cancelled — and is never given again."""
+    member = load_staff(ctx.settings.staff_file).get(by.removeprefix("user:"))
+
+    async def work(uow: UnitOfWork) -> dict:
+        record = await uow.db[repo.OUTGOING].find_one({"_id": key}, session=uow.session)
+        if record is None:
+            raise RecallRefused(["Không có văn bản đi này."], missing=True)
+        problems = cancel_problems(record, by_role=member.role.value if member else None, reason=reason)
+        if problems:
+            raise RecallRefused(problems)
+        cancellation = {"by": member.user, "reason": reason.strip(), "at": utcnow(), "state_before": record["state"],
+                        "number": (record.get("register") or {}).get("number")}
+        result = await uow.db[repo.OUTGOING].update_one(
+            {"_id": key, "state": record["state"]}, {"$set": {"state": "cancelled", "cancellation": cancellation}},
+            session=uow.session)
+        if result.matched_count != 1:
+            raise RecallRefused(["Văn bản vừa thay đổi; hãy tải lại."])
+        uow.audit("outgoing.cancelled", subject_type="outgoing", subject_id=key, actor=f"user:{member.user}",
+                  details=cancellation)
+        return {**record, "state": "cancelled", "cancellation": cancellation}
+
+    return await ctx.store.transaction(work)

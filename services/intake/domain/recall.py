@@ -160,3 +160,9 @@ def revision_entry(kind: BusinessDocType, *, package_id: str, document_id: str, 
     if business is not None and kind == BusinessDocType.REPLACE:
         entry["replacements"] = [r.model_dump(mode="json") for r in business.replacements]
     return entry
+
+
+def applies(revisions: list[dict], received_at: dt.datetime) -> bool:
+    """Follow-ups can be handled out of order: one applies unless a later-sent one was already
+    applied; an older one arriving late is kept in the history only."""
+    return not any(r.get("applied", True) and r["received_at"] > received_at for r in revisions)

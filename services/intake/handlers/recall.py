@@ -205,13 +205,16 @@ async def revise_document(ctx: ServiceContext, message: PackageReceived, deliver
             push: dict = {"statuses": status_entry(status)}
             update: dict = {"$push": push}
             if decision.agreed:
-                push["revisions"] = {**entry, "previous": rules.previous_version(document)}
-                changes = rules.revision_changes(kind, document, new_metadata=metadata_of(package),
-                                                 new_files=[f.model_dump() for f in files],
-                                                 business=package.business,
-                                                 verification=report.to_dict() if report else None)
-                update["$set"] = {**changes, "revised_at": now}
+                applied = rules.applies(document.get("revisions") or [], message.received_at)
+                push["revisions"] = {"$each": [{**entry, "applied": applied,
+                                                "previous": rules.previous_version(document) if applied else None}],
+                                     "$sort": {"received_at": 1}}
                 update["$addToSet"] = {"known_document_ids": {"$each": [target, package.document_id]}}
+                update["$set"] = {"revised_at": now}
+                if applied:
+                    update["$set"].update(rules.revision_changes(
+                        kind, document, new_metadata=metadata_of(package), new_files=[f.model_dump() for f in files],
+                        business=package.business, verification=report.to_dict() if report else None))
             await uow.db[repo.DOCUMENTS].update_one({"_id": document["_id"]}, update, session=uow.session)
         await uow.db[repo.RECALLS].insert_one(
             {"_id": message.package_id, "kind": entry["kind"], "via": "edoc", "sender": sender, "document_id": target,

@@ -92,3 +92,15 @@ def test_a_revision_entry_keeps_what_changed():
                                  business=business)
     assert entry["kind"] == "replace" and entry["reason"] == "Sai nội dung"
     assert entry["replacements"] == [{"document_id": DOC_ID, "organ_ids": ["000.24.26.H56"]}]
+
+
+def test_an_older_follow_up_arriving_late_does_not_overwrite_a_newer_one():
+    import datetime as dt
+
+    from services.intake.domain.recall import applies
+
+    t = dt.datetime(2026, 11, 25, 9, 0, tzinfo=dt.timezone.utc)
+    assert applies([], t)
+    assert applies([{"received_at": t - dt.timedelta(seconds=5)}], t)
+    assert not applies([{"received_at": t + dt.timedelta(seconds=5)}], t)  # a newer one is already applied
+    assert applies([{"received_at": t + dt.timedelta(seconds=5), "applied": False}], t)
