@@ -158,6 +158,20 @@ def test_outgoing_document_reaches_the_agency_with_two_signatures_in_order_and_i
     roots = load_trust_roots([stack.var_dir / "token" / "pki" / "ca.crt.pem", stack.var_dir / "tsa" / "ca.crt.pem"])
     leader = validate_pdf_signature(reader.embedded_signatures[0], ValidationContext(trust_roots=roots))
     assert leader.bottom_line and leader.modification_level.name == "FORM_FILLING" and leader.docmdp_ok
+    # And by pyHanko's own command-line validator, independently of our code (issue 4).
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    issued_pdf = stack.var_dir / "issued.pdf"
+    issued_pdf.write_bytes(signed)
+    cli = Path(sys.executable).with_name("pyhanko")
+    verdict = subprocess.run([str(cli), "sign", "validate", "--executive-summary", "--no-revocation-check", "--trust-replace",
+                              "--trust", str(stack.var_dir / "token" / "pki" / "ca.crt.pem"),
+                              "--trust", str(stack.var_dir / "tsa" / "ca.crt.pem"), str(issued_pdf)],
+                             capture_output=True, text=True, timeout=120)
+    assert verdict.returncode == 0, verdict.stdout + verdict.stderr
+    assert verdict.stdout.count("VALID") >= 2 and "INVALID" not in verdict.stdout, verdict.stdout
 
     inbox = wait_until(lambda: get(f"{urls['axis']}/_sim/agencies/{PROVINCE_OFFICE}/inbox"),
                        lambda rows: rows and any(r["document_id"] == record["document_id"] for r in rows),
