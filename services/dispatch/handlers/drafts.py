@@ -143,17 +143,20 @@ async def return_with_comments(ctx: ServiceContext, draft_id: str, *, by: str, c
 
 async def approve(ctx: ServiceContext, draft_id: str, *, by: str) -> dict:
     """The approved version becomes an outgoing document signed with the approver's key; the
-    clerk applies the agency signature (R-8.3a)."""
+    clerk applies the agency signature (R-8.3a). The draft is marked approved first, in one
+    conditional write, so two leaders approving at once make one outgoing document, not two."""
     staff = load_staff(ctx.settings.staff_file)
     leader = staff.get(by)
-    draft = await ctx.store.db[DRAFTS].find_one({"_id": draft_id})
-    if draft is None:
-        raise DraftNotFound(draft_id)
-    changes, key_label = rules.approve(draft, leader=leader, key_of={"chairman": ctx.settings.chairman_key_label},
-                                       now=utcnow())
+    key_label: dict[str, str] = {}
+
+    def decide(draft: dict):
+        changes, key_label["label"] = rules.approve(draft, leader=leader, key_of={"chairman": ctx.settings.chairman_key_label},
+                                                    now=utcnow())
+        return changes, {"version": changes["approved_version"]}, None
+
+    draft = await _change(ctx, draft_id, decide, action="draft.approved", actor=f"user:{by}")
     clerk = next((m.user for m in staff.with_role(Role.CLERK)), "vanthu")
-    version = draft["versions"][-1]
-    pdf = await ctx.blobs.get(version["pdf"]["sha256"])
+    pdf = await ctx.blobs.get(draft["versions"][-1]["pdf"]["sha256"])
     try:
         outgoing = await create_outgoing(
             ctx, pdf=pdf, type_name=draft["type_name"], subject=draft["subject"], recipients=draft["recipients"],
@@ -161,10 +164,12 @@ async def approve(ctx: ServiceContext, draft_id: str, *, by: str) -> dict:
             signer_competence="TM. ỦY BAN NHÂN DÂN" if leader.role == Role.CHAIRMAN else "KT. CHỦ TỊCH",
             urgency=draft["urgency"], due_date=dt.date.fromisoformat(draft["due_date"]) if draft.get("due_date") else None,
             drafting_unit=draft["drafting_unit"], requested_by=clerk, approved_by=leader.user, category=draft["category"],
-            leader_key_label=key_label, answers=draft["answers"], draft_id=draft_id)
-    except InvalidDraft as exc:
-        raise rules.DraftError(str(exc)) from exc
-    return await _change(ctx, draft_id, lambda d: ({**changes, "outgoing_key": outgoing["_id"]},
-                                                   {"outgoing_key": outgoing["_id"], "version": changes["approved_version"]},
-                                                   None),
-                         action="draft.approved", actor=f"user:{by}")
+            leader_key_label=key_label["label"], answers=draft["answers"], draft_id=draft_id)
+    except InvalidDraft as exc:  # e.g. a recipient left the directory meanwhile: back to the leader
+        await ctx.store.db[DRAFTS].update_one({"_id": draft_id}, {"$set": {"state": rules.DraftState.SUBMITTED.value},
+                                                                  "$push": {"history": {"at": utcnow(), "by": by,
+                                                                                        "action": "approval_failed",
+                                                                                        "reason": str(exc)}}})
+        raise rules.DraftError(f"Không phát hành được dự thảo: {exc}") from exc
+    await ctx.store.db[DRAFTS].update_one({"_id": draft_id}, {"$set": {"outgoing_key": outgoing["_id"]}})
+    return {**draft, "outgoing_key": outgoing["_id"]}
