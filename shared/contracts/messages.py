@@ -169,7 +169,7 @@ class IncomingDocumentRecalled(Message):
 # --- dispatch and signing ----------------------------------------------------------------
 
 
-SignatureRole = Literal["leader", "agency", "digitised"]
+SignatureRole = Literal["leader", "agency", "digitised", "annex"]
 Requester = Literal["dispatch", "intake"]
 
 
@@ -187,6 +187,7 @@ class SignatureRequested(Message):
     requested_by_user: str
     reason: str = ""
     requested_by: Requester = "dispatch"  # the service that gets the result
+    stamp_text: str = ""  # annex: the số/ký hiệu of the document it belongs to (NĐ 30 Phụ lục I II.8)
 
     def lane_routing_key(self) -> str:
         return f"{self.requested_by}.signature.requested"

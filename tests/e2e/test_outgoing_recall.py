@@ -8,6 +8,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from shared.edxml import parse_edoc
 from shared.pdfdocs import DocumentText, render_document
 from tests.e2e.test_round_trip import get, statuses_seen_by, wait_until
 
@@ -130,3 +131,40 @@ def test_a_document_asking_for_a_report_shows_who_has_not_answered(system):
     assert replied["organ_id"] == HOME_AFFAIRS and "/" in replied["replied"]["code"] and replied["replied"]["incoming_key"]
     owed = {o["id"]: o for o in get(f"{urls['dispatch']}/replies/owed")}
     assert [x["organ_id"] for x in owed[key]["owed_by"]] == [PROVINCE_OFFICE]
+
+
+def test_annexes_in_separate_files_are_signed_by_the_agency_and_travel_with_the_document(system):
+    """NĐ 30 Phụ lục I II.8 (issue 4 point 3): each annex file gets the agency's signature (its
+    số/ký hiệu and time, top right, no image); the envelope carries the document and its annexes."""
+    import io
+
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    stack, urls = system
+    main = render_document(DocumentText(type_name="KẾ HOẠCH", subject="Kế hoạch có phụ lục",
+                                        number_notation="Số:      /KH-UBND"), number_fields=True).pdf
+    annex = render_document(DocumentText(type_name="PHỤ LỤC", subject="Danh sách các thôn")).pdf
+    not_pdf = httpx.post(f"{urls['dispatch']}/outgoing", files=[("file", ("kh.pdf", main, "application/pdf")),
+                                                                 ("annexes", ("pl.pdf", b"not a pdf", "application/pdf"))],
+                         data={"type_name": "Kế hoạch", "subject": "Kế hoạch có phụ lục", "recipients": PROVINCE_OFFICE,
+                               "signer_full_name": "Lê Văn Minh"}, timeout=30)
+    assert not_pdf.status_code == 422 and "pl.pdf" in not_pdf.json()["detail"]
+    response = httpx.post(f"{urls['dispatch']}/outgoing",
+                          files=[("file", ("kh.pdf", main, "application/pdf")),
+                                 ("annexes", ("phu-luc-1.pdf", annex, "application/pdf")),
+                                 ("annexes", ("phu-luc-2.pdf", annex + b"\n%", "application/pdf"))],
+                          data={"type_name": "Kế hoạch", "subject": "Kế hoạch có phụ lục", "recipients": PROVINCE_OFFICE,
+                                "signer_full_name": "Lê Văn Minh"}, timeout=30)
+    assert response.status_code == 202, response.text
+    key = response.json()["id"]
+    issued = wait_until(lambda: get(f"{urls['dispatch']}/outgoing/{key}"), lambda r: r["state"] == "issued", what="issued")
+    assert [s["role"] for s in issued["signatures"]].count("annex") == 2
+    package = parse_edoc(httpx.get(f"{urls['dispatch']}/blobs/{issued['deliveries'][0]['package']['sha256']}", timeout=30).content)
+    names = [a.attachment_name for a in package.attachments]
+    code = issued["code"].replace("/", "_")
+    assert names == [f"{code}.pdf", f"{code}_phu-luc-1.pdf", f"{code}_phu-luc-2.pdf"]
+    for attachment in package.attachments[1:]:
+        [signature] = PdfFileReader(io.BytesIO(attachment.content)).embedded_signatures
+        assert "Hoằng Đức" in signature.signer_cert.subject.native["common_name"]  # the agency's key
+    archived = wait_until(lambda: get(f"{urls['archive']}/records/outgoing:{key}"), lambda r: r is not None, what="archive")
+    assert len(archived["files"]) == 3

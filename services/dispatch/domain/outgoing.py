@@ -1,6 +1,6 @@
 """An outgoing document's life in dispatch (văn bản đi), pure rules.
 
-leader_signing ─▶ agency_signing (numbered) ─▶ issued
+leader_signing ─▶ agency_signing (numbered) ─▶ [annex_signing] ─▶ issued
        │                   │
        └─▶ signature_refused ◀┘
 
@@ -23,6 +23,7 @@ from shared.workdays import WorkCalendar
 class OutgoingState(StrEnum):
     LEADER_SIGNING = "leader_signing"
     AGENCY_SIGNING = "agency_signing"
+    ANNEX_SIGNING = "annex_signing"  # the agency signs each annex in its own file (NĐ 30 Phụ lục I II.8)
     ISSUED = "issued"
     SIGNATURE_REFUSED = "signature_refused"
     CANCELLED = "cancelled"  # numbered but not issued: the number stays taken, recorded as cancelled

@@ -44,6 +44,7 @@ def build_envelope(
     staff: StaffInfo,
     pdf: bytes,
     at: dt.datetime,
+    annexes: list[tuple[str, bytes]] = (),
 ) -> EdocPackage:
     issued = dt.date.fromisoformat(record["issued_date"])
     code = Code(code_number=format_number(record["register"]["number"]), code_notation=record["code_notation"])
@@ -75,7 +76,11 @@ def build_envelope(
                 description=record["subject"],
                 content_type="application/pdf",
                 content=pdf,
-            )
+            ),
+            # Annexes in separate files, each signed by the agency (II.8).
+            *(Attachment(content_id=f"cid:{uuid.uuid4()}", attachment_name=name, description=f"Phụ lục {i}",
+                         content_type="application/pdf", content=data)
+              for i, (name, data) in enumerate(annexes, 1)),
         ],
     )
 

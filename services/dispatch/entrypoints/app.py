@@ -53,6 +53,7 @@ def _public(doc: dict | None) -> dict:
 async def submit_outgoing(
     request: Request,
     file: UploadFile = File(..., description="the approved document, PDF"),
+    annexes: list[UploadFile] | None = File(None, description="annexes in separate files (PDF), signed by the agency too"),
     type_name: str = Form(..., description="tên loại văn bản, e.g. Quyết định, Công văn"),
     subject: str = Form(..., description="trích yếu"),
     recipients: str = Form(..., description="recipient organisation identifiers, comma-separated"),
@@ -87,6 +88,7 @@ async def submit_outgoing(
             requested_by=requested_by,
             approved_by=approved_by,
             category=category,
+            annexes=[(a.filename or f"phu-luc-{i}.pdf", await a.read(MAX_UPLOAD + 1)) for i, a in enumerate(annexes or [], 1)],
         )
     except InvalidDraft as exc:
         raise HTTPException(422, str(exc)) from exc

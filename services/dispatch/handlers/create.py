@@ -90,14 +90,24 @@ async def create_outgoing(
     leader_key_label: str | None = None,
     answers: list[dict] | None = None,
     draft_id: str | None = None,
+    annexes: list[tuple[str, bytes]] = (),
 ) -> dict:
     page_count = _check_pdf(pdf)
+    for name, data in annexes:  # separate-file annexes: PDFs the agency signs too (NĐ 30 Phụ lục I II.8)
+        try:
+            PdfFileReader(io.BytesIO(data), strict=False).root["/Pages"]
+        except Exception as exc:  # noqa: BLE001 - anything unreadable is refused by name
+            raise InvalidDraft(f"annex {name!r} is not a readable PDF") from exc
+        if not data.startswith(b"%PDF-"):
+            raise InvalidDraft(f"annex {name!r} is not a PDF")
     code_notation, priority, directory = check_particulars(ctx, type_name=type_name, subject=subject, recipients=recipients,
                                                            urgency=urgency, category=category, drafting_unit=drafting_unit)
 
     key = uuid.uuid4().hex
     bind_correlation_id(key)  # the document key follows it through every service
     approved = await ctx.blobs.put(pdf, media_type="application/pdf", name=f"{key}-approved.pdf")
+    annex_files = [{"name": name, "approved": (await ctx.blobs.put(data, media_type="application/pdf", name=name)).model_dump()}
+                   for name, data in annexes]
     now = utcnow()
     request_id = uuid.uuid4().hex
     record = {
@@ -124,6 +134,7 @@ async def create_outgoing(
         "created_by": requested_by,
         "approved_by": approved_by,  # the leader whose key signs
         "answers": answers or [],  # the incoming documents it answers (ResponseFor in the envelope)
+        "annexes": annex_files,
         "draft_id": draft_id,
         "correlation_id": key,
     }

@@ -47,8 +47,9 @@ async def on_signature_applied(message: SignatureApplied, delivery: Delivery, ct
     record = await repo.get(ctx.store.db, message.document_key)
     if record is None:
         raise Retry(f"unknown outgoing document {message.document_key}")
-    expected = OutgoingState.LEADER_SIGNING if message.role == "leader" else OutgoingState.AGENCY_SIGNING
-    if record["state"] != expected.value:
+    expected = {"leader": OutgoingState.LEADER_SIGNING, "agency": OutgoingState.AGENCY_SIGNING,
+                "annex": OutgoingState.ANNEX_SIGNING}.get(message.role)
+    if expected is None or record["state"] != expected.value:
         raise AlreadyProcessed(message.message_id)
     signed = await _keep_signed_copy(ctx, message.signed_pdf, message.document_key, message.role)
     signature = {"role": message.role, "request_id": message.request_id, "key_label": message.key_label,
@@ -56,8 +57,12 @@ async def on_signature_applied(message: SignatureApplied, delivery: Delivery, ct
                  "level": message.level}  # B-B said so in the record when no time-stamping server is configured
     if message.role == "leader":
         await _number_and_request_agency_signature(ctx, record, signed, signature)
+    elif message.role == "annex":
+        await _annex_signed(ctx, record, signed, signature)
+    elif record.get("annexes"):
+        await _request_annex_signatures(ctx, record, signed, signature)
     else:
-        await _issue(ctx, record, signed, signature)
+        await _issue(ctx, record, signed, signature, OutgoingState.AGENCY_SIGNING)
 
 
 async def _number_and_request_agency_signature(ctx: ServiceContext, record: dict, signed: BlobRef, signature: dict) -> None:
@@ -111,11 +116,64 @@ async def _number_and_request_agency_signature(ctx: ServiceContext, record: dict
     log.info("outgoing document numbered", document_key=key)
 
 
-async def _issue(ctx: ServiceContext, record: dict, signed: BlobRef, signature: dict) -> None:
+async def _request_annex_signatures(ctx: ServiceContext, record: dict, signed: BlobRef, signature: dict) -> None:
+    """The main document is signed; now the agency signs each annex in its own file (II.8)."""
     key = record["_id"]
+    now = utcnow()
+    requests = [SignatureRequested(request_id=uuid.uuid4().hex, document_key=key, role="annex",
+                                   key_label=ctx.settings.agency_key_label, pdf=BlobRef(**annex["approved"]),
+                                   requested_by_user=record["created_by"], stamp_text=record["code"],
+                                   reason=f"Phụ lục kèm theo văn bản {record['code']}", urgent=record["urgency"] > 0)
+                for annex in record["annexes"]]
+
+    async def work(uow):
+        changes = {"state": OutgoingState.ANNEX_SIGNING.value, "files.agency_signed": signed.model_dump()}
+        push = {"signatures": signature,
+                "signature_requests": {"$each": [{"request_id": r.request_id, "role": "annex", "index": i, "at": now}
+                                                 for i, r in enumerate(requests)]}}
+        if not await repo.update_if_state(uow, key, OutgoingState.AGENCY_SIGNING.value, changes, push):
+            raise AlreadyProcessed(key)
+        for request in requests:
+            uow.publish(request)
+        uow.audit("outgoing.annexes_to_sign", subject_type="outgoing", subject_id=key, actor=ACTOR,
+                  details={"annexes": len(requests)})
+
+    await ctx.store.transaction(work)
+
+
+async def _annex_signed(ctx: ServiceContext, record: dict, signed: BlobRef, signature: dict) -> None:
+    key = record["_id"]
+    index = next((r["index"] for r in record["signature_requests"] if r["request_id"] == signature["request_id"]), None)
+    if index is None:
+        raise AlreadyProcessed(signature["request_id"])
+
+    async def work(uow):
+        result = await uow.db[repo.OUTGOING].find_one_and_update(
+            {"_id": key, "state": OutgoingState.ANNEX_SIGNING.value, f"annexes.{index}.signed": {"$exists": False}},
+            {"$set": {f"annexes.{index}.signed": signed.model_dump()}, "$push": {"signatures": signature}},
+            session=uow.session, return_document=True)
+        if result is None:
+            raise AlreadyProcessed(signature["request_id"])
+        uow.audit("outgoing.annex_signed", subject_type="outgoing", subject_id=key, actor=ACTOR,
+                  details={"index": index, "sha256": signed.sha256})
+        return result
+
+    await ctx.store.transaction(work)
+    # Read again after commit: two annexes signed at once each see only their own write inside
+    # their transaction. Whoever sees them all issues; the state change lets only one succeed.
+    updated = await repo.get(ctx.store.db, key)
+    if updated["state"] == OutgoingState.ANNEX_SIGNING and all(a.get("signed") for a in updated["annexes"]):
+        await _issue(ctx, updated, BlobRef(**updated["files"]["agency_signed"]), None, OutgoingState.ANNEX_SIGNING)
+
+
+async def _issue(ctx: ServiceContext, record: dict, signed: BlobRef, signature: dict | None, expected: OutgoingState) -> None:
+    key = record["_id"]
+    agency_signer = (signature or next(s for s in record["signatures"] if s["role"] == "agency"))["signer_subject"]
     now = utcnow()
     settings = ctx.settings
     pdf = await ctx.blobs.get(signed.sha256)
+    annexes = [(f"{record['code'].replace('/', '_')}_phu-luc-{i}.pdf", await ctx.blobs.get(a["signed"]["sha256"]))
+               for i, a in enumerate(record.get("annexes") or [], 1)]
     own = Organization(organ_id=settings.agency_id, organ_name=settings.agency_full_name)
     staff = StaffInfo(department=settings.clerk_department, staff=settings.clerk_name)
     deliveries, sends = [], []
@@ -135,6 +193,7 @@ async def _issue(ctx: ServiceContext, record: dict, signed: BlobRef, signature: 
             staff=staff,
             pdf=pdf,
             at=now,
+            annexes=annexes,
         )
         package = await ctx.blobs.put(build_edoc(envelope), media_type="application/xml",
                                       name=f"{key}-{recipient['organ_id']}.edxml")
@@ -149,7 +208,7 @@ async def _issue(ctx: ServiceContext, record: dict, signed: BlobRef, signature: 
     async def work(uow):
         changes = {"state": OutgoingState.ISSUED.value, "issued_at": now, "files.agency_signed": signed.model_dump(),
                    "deliveries": deliveries}
-        if not await repo.update_if_state(uow, key, OutgoingState.AGENCY_SIGNING.value, changes, {"signatures": signature}):
+        if not await repo.update_if_state(uow, key, expected.value, changes, {"signatures": signature} if signature else None):
             raise AlreadyProcessed(key)
         for send in sends:
             uow.publish(send)
@@ -165,13 +224,13 @@ async def _issue(ctx: ServiceContext, record: dict, signed: BlobRef, signature: 
                 subject=record["subject"],
                 signer=record["signer"]["full_name"],
                 recipients=[OrganRef(organ_id=r["organ_id"], name=r["name"]) for r in record["recipients"]],
-                files=[signed],
+                files=[signed, *(BlobRef(**a["signed"]) for a in record.get("annexes") or [])],
                 urgent=record["urgency"] > 0,
             )
         )
         uow.audit("outgoing.issued", subject_type="outgoing", subject_id=key, actor=ACTOR,
                   details={"code": record["code"], "recipients": [d["organ_id"] for d in deliveries], "sha256": signed.sha256,
-                           "agency_signer": signature["signer_subject"]})
+                           "agency_signer": agency_signer})
 
     await ctx.store.transaction(work)
     log.info("outgoing document issued", document_key=key, code=record["code"])

@@ -26,7 +26,11 @@ from pyhanko_certvalidator import ValidationContext
 
 from services.signing.adapters.keys import key_id_of
 from services.signing.adapters.token import to_asn1_cert
-from services.signing.domain.rules import Decision, SignatureFacts, check_agency_signature_allowed
+from services.signing.domain.rules import (
+    Decision,
+    SignatureFacts,
+    check_agency_signature_allowed,
+)
 
 
 @dataclass(frozen=True)

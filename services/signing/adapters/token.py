@@ -37,7 +37,10 @@ from pkcs11 import exceptions as p11e
 from pydantic import SecretStr
 from pyhanko.sign.pkcs11 import PKCS11Signer
 from pyhanko.sign.signers import Signer
-from pyhanko_certvalidator.sig_validate import DEFAULT_SIGNATURE_VALIDATOR, SignatureValidationContext
+from pyhanko_certvalidator.sig_validate import (
+    DEFAULT_SIGNATURE_VALIDATOR,
+    SignatureValidationContext,
+)
 
 from services.signing.adapters.keys import key_id_of
 

@@ -40,7 +40,11 @@ from pkcs11 import Attribute, KeyType, MechanismFlag, ObjectClass, TokenFlag
 from pkcs11.util.x509 import decode_x509_certificate
 
 from services.signing.adapters.synthetic_images import write_images
-from services.signing.adapters.token import DEFAULT_MODULE, module_lock, open_user_session
+from services.signing.adapters.token import (
+    DEFAULT_MODULE,
+    module_lock,
+    open_user_session,
+)
 from shared import devpki
 
 log = logging.getLogger(__name__)

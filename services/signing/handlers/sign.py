@@ -11,13 +11,23 @@ from pyhanko.sign.timestamps import TimestampRequestError
 from pyhanko.sign.timestamps.requests_client import HTTPTimeStamper
 
 from services.signing.adapters import repository as repo
-from services.signing.adapters.flows import AgencySignatureRefused, sign_as_agency, sign_as_leader, sign_digitised
+from services.signing.adapters.flows import (
+    AgencySignatureRefused,
+    sign_annex,
+    sign_as_agency,
+    sign_as_leader,
+    sign_digitised,
+)
 from services.signing.adapters.pades import SignatureFieldError
 from services.signing.domain import custody as custody_rules
 from shared.blobs import BlobIntegrityError, BlobNotFound, BlobUnavailable
 from shared.bus.consumer import Delivery, Reject, Retry
 from shared.clock import utcnow
-from shared.contracts.messages import SignatureApplied, SignatureRefused, SignatureRequested
+from shared.contracts.messages import (
+    SignatureApplied,
+    SignatureRefused,
+    SignatureRequested,
+)
 from shared.db import AlreadyProcessed
 from shared.logging import get_logger
 from shared.service import ServiceContext
@@ -62,6 +72,9 @@ async def on_signature_requested(message: SignatureRequested, delivery: Delivery
         if message.role == "leader":
             signed = await sign_as_leader(pdf, key=key, signature_png=images[message.key_label],
                                           reason=message.reason, location=settings.agency_place, **stamping)
+        elif message.role == "annex":  # II.8: an annex in its own file: số/ký hiệu and time, top right, no image
+            signed = await sign_annex(pdf, key=key, number_notation=message.stamp_text, reason=message.reason,
+                                      location=settings.agency_place, **stamping)
         elif message.role == "digitised":  # top left of page 1, seal, agency name, ISO 8601 time
             signed = await sign_digitised(pdf, key=key, agency_name=settings.agency_name, seal_png=images[message.key_label],
                                           reason=message.reason, location=settings.agency_place, **stamping)
