@@ -90,8 +90,17 @@ def test_an_officers_docx_reply_is_returned_revised_approved_and_answers_the_inc
     assert final["state"] == "approved" and final["approved_version"] == 2
     assert [c["comment"] for c in final["comments"]] == ["Bổ sung biểu số liệu"]
 
-    outgoing = wait_until(lambda: get(f"{urls['dispatch']}/outgoing/{final['outgoing_key']}"),
-                          lambda r: r and r["state"] == "issued", what="approved, signed, numbered, issued")
+    # Signed by the chairman, it waits for the clerk's format check before its number.
+    key = final["outgoing_key"]
+    wait_until(lambda: get(f"{urls['dispatch']}/outgoing/{key}"), lambda r: r and r["state"] == "awaiting_clerk_check",
+               what="the leader's signature, then the clerk's check")
+    not_clerk = post(f"{urls['dispatch']}/outgoing/{key}/format-check", {"by": "cc.vanphong", "passed": True})
+    assert not_clerk.status_code == 422 and "Văn thư" in not_clerk.json()["detail"]["problems"][0]
+    checked = post(f"{urls['dispatch']}/outgoing/{key}/format-check", {"by": "vanthu", "passed": True})
+    assert checked.status_code == 200, checked.text
+    outgoing = wait_until(lambda: get(f"{urls['dispatch']}/outgoing/{key}"),
+                          lambda r: r and r["state"] == "issued", what="checked, numbered, agency-signed, issued")
+    assert outgoing["format_check"]["by"] == "vanthu" and outgoing["format_check"]["passed"]
     assert outgoing["approved_by"] == "chutich" and outgoing["draft_id"] == draft_id and outgoing["number_written"]
     package = httpx.get(f"{urls['dispatch']}/blobs/{outgoing['deliveries'][0]['package']['sha256']}", timeout=30).content
     assert [r.document_id for r in parse_edoc(package).response_for] == [asked_id]  # it answers the request
@@ -101,3 +110,25 @@ def test_an_officers_docx_reply_is_returned_revised_approved_and_answers_the_inc
     from shared.pdfdocs import LEADER_FIELD, field_names
 
     assert LEADER_FIELD in field_names(first_pdf)
+
+
+def test_the_clerk_returns_a_badly_formatted_document_and_no_number_is_used(system):
+    stack, urls = system
+    pdf = render_document(DocumentText(type_name="THÔNG BÁO", subject="Thông báo lịch trực", number_notation="Số:      /TB-UBND"),
+                          number_fields=True).pdf
+    created = httpx.post(f"{urls['dispatch']}/drafts", files=[("file", ("tb.pdf", pdf, "application/pdf"))], timeout=60,
+                         data={"author": "cc.tuphap", "type_name": "Thông báo", "subject": "Thông báo lịch trực",
+                               "recipients": HOME_AFFAIRS})
+    assert created.status_code == 201, created.text
+    draft_id = created.json()["id"]
+    assert post(f"{urls['dispatch']}/drafts/{draft_id}/submit", {"by": "cc.tuphap"}).status_code == 200
+    key = post(f"{urls['dispatch']}/drafts/{draft_id}/approve", {"by": "chutich"}).json()["outgoing_key"]
+    wait_until(lambda: get(f"{urls['dispatch']}/outgoing/{key}"), lambda r: r["state"] == "awaiting_clerk_check",
+               what="waiting for the clerk")
+    silent = post(f"{urls['dispatch']}/outgoing/{key}/format-check", {"by": "vanthu", "passed": False})
+    assert silent.status_code == 422 and "sai thể thức" in silent.json()["detail"]["problems"][0]
+    returned = post(f"{urls['dispatch']}/outgoing/{key}/format-check",
+                    {"by": "vanthu", "passed": False, "remarks": "Thiếu nơi nhận; trích yếu chưa đúng"})
+    assert returned.status_code == 200 and returned.json()["state"] == "returned_by_clerk"
+    record = get(f"{urls['dispatch']}/outgoing/{key}")
+    assert "register" not in record and record["format_check"]["remarks"] == "Thiếu nơi nhận; trích yếu chưa đúng"

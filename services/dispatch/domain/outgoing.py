@@ -1,6 +1,6 @@
 """An outgoing document's life in dispatch (văn bản đi), pure rules.
 
-leader_signing ─▶ agency_signing (numbered) ─▶ [annex_signing] ─▶ issued
+leader_signing ─▶ [awaiting_clerk_check] ─▶ agency_signing (numbered) ─▶ [annex_signing] ─▶ issued
        │                   │
        └─▶ signature_refused ◀┘
 
@@ -22,6 +22,8 @@ from shared.workdays import WorkCalendar
 
 class OutgoingState(StrEnum):
     LEADER_SIGNING = "leader_signing"
+    AWAITING_CLERK_CHECK = "awaiting_clerk_check"  # R-7.2: the clerk checks the format before the number
+    RETURNED_BY_CLERK = "returned_by_clerk"
     AGENCY_SIGNING = "agency_signing"
     ANNEX_SIGNING = "annex_signing"  # the agency signs each annex in its own file (NĐ 30 Phụ lục I II.8)
     ISSUED = "issued"

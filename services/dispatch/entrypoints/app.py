@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from services.dispatch.adapters import repository as repo
 from services.dispatch.domain.outgoing import issue_standing, replies_owed
 from services.dispatch.entrypoints import drafts_api, register_api
+from services.dispatch.handlers.clerk_check import CheckRefused, format_check
 from services.dispatch.handlers.create import InvalidDraft, create_outgoing
 from services.dispatch.handlers.delivery import (
     on_record_archived,
@@ -176,6 +177,22 @@ async def cancel(key: str, body: RecallIn, request: Request) -> dict:
     except RecallRefused as exc:
         raise HTTPException(404 if exc.missing else 422, {"problems": exc.problems}) from exc
     return {"id": key, "state": record["state"], "cancellation": record["cancellation"]}
+
+
+class FormatCheckIn(BaseModel):
+    by: str = Field(min_length=1, description="văn thư")
+    passed: bool
+    remarks: str = Field("", max_length=4000)
+
+
+@router.post("/outgoing/{key}/format-check")
+async def clerk_format_check(key: str, body: FormatCheckIn, request: Request) -> dict:
+    """R-7.2: the clerk checks the format of a leader-signed document; passed, it is numbered."""
+    try:
+        record = await format_check(ctx_of(request), key, by=body.by, passed=body.passed, remarks=body.remarks)
+    except CheckRefused as exc:
+        raise HTTPException(404 if exc.missing else 422, {"problems": exc.problems}) from exc
+    return _public(record)
 
 
 @router.get("/issuing/late")

@@ -91,6 +91,7 @@ async def create_outgoing(
     answers: list[dict] | None = None,
     draft_id: str | None = None,
     annexes: list[tuple[str, bytes]] = (),
+    clerk_check_required: bool = False,
 ) -> dict:
     page_count = _check_pdf(pdf)
     for name, data in annexes:  # separate-file annexes: PDFs the agency signs too (NĐ 30 Phụ lục I II.8)
@@ -135,6 +136,8 @@ async def create_outgoing(
         "approved_by": approved_by,  # the leader whose key signs
         "answers": answers or [],  # the incoming documents it answers (ResponseFor in the envelope)
         "annexes": annex_files,
+        # a document the clerk did not submit waits for the clerk's format check before its number.
+        "clerk_check_required": clerk_check_required,
         "draft_id": draft_id,
         "correlation_id": key,
     }

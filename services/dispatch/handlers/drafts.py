@@ -164,7 +164,7 @@ async def approve(ctx: ServiceContext, draft_id: str, *, by: str) -> dict:
             signer_competence="TM. ỦY BAN NHÂN DÂN" if leader.role == Role.CHAIRMAN else "KT. CHỦ TỊCH",
             urgency=draft["urgency"], due_date=dt.date.fromisoformat(draft["due_date"]) if draft.get("due_date") else None,
             drafting_unit=draft["drafting_unit"], requested_by=clerk, approved_by=leader.user, category=draft["category"],
-            leader_key_label=key_label["label"], answers=draft["answers"], draft_id=draft_id)
+            leader_key_label=key_label["label"], answers=draft["answers"], draft_id=draft_id, clerk_check_required=True)
     except InvalidDraft as exc:  # e.g. a recipient left the directory meanwhile: back to the leader
         await ctx.store.db[DRAFTS].update_one({"_id": draft_id}, {"$set": {"state": rules.DraftState.SUBMITTED.value},
                                                                   "$push": {"history": {"at": utcnow(), "by": by,

@@ -55,7 +55,9 @@ async def on_signature_applied(message: SignatureApplied, delivery: Delivery, ct
     signature = {"role": message.role, "request_id": message.request_id, "key_label": message.key_label,
                  "signer_subject": message.signer_subject, "signed_at": message.signed_at, "sha256": signed.sha256,
                  "level": message.level}  # B-B said so in the record when no time-stamping server is configured
-    if message.role == "leader":
+    if message.role == "leader" and record.get("clerk_check_required"):
+        await _await_clerk_check(ctx, record, signed, signature)
+    elif message.role == "leader":
         await _number_and_request_agency_signature(ctx, record, signed, signature)
     elif message.role == "annex":
         await _annex_signed(ctx, record, signed, signature)
@@ -65,7 +67,25 @@ async def on_signature_applied(message: SignatureApplied, delivery: Delivery, ct
         await _issue(ctx, record, signed, signature, OutgoingState.AGENCY_SIGNING)
 
 
-async def _number_and_request_agency_signature(ctx: ServiceContext, record: dict, signed: BlobRef, signature: dict) -> None:
+async def _await_clerk_check(ctx: ServiceContext, record: dict, signed: BlobRef, signature: dict) -> None:
+    """R-7.2: signed by the leader; the clerk checks the format before the number is given."""
+    async def work(uow):
+        changes = {"state": OutgoingState.AWAITING_CLERK_CHECK.value, "files.leader_signed": signed.model_dump(),
+                   # R-4.2a: the clock for issuing starts with the leader's signature, check or not.
+                   "issue_due_at": issue_deadline(signature["signed_at"], load_calendar(ctx.settings.holiday_calendar_file))}
+        if not await repo.update_if_state(uow, record["_id"], OutgoingState.LEADER_SIGNING.value, changes,
+                                          {"signatures": signature}):
+            raise AlreadyProcessed(record["_id"])
+        uow.audit("outgoing.awaiting_clerk_check", subject_type="outgoing", subject_id=record["_id"], actor=ACTOR,
+                  details={"leader_signer": signature["signer_subject"]})
+
+    await ctx.store.transaction(work)
+
+
+async def _number_and_request_agency_signature(ctx: ServiceContext, record: dict, signed: BlobRef, signature: dict,
+                                               expected: OutgoingState = OutgoingState.LEADER_SIGNING) -> None:
+    """Number and date (R-7.2), written into the document when it has the fields, then the
+    agency signature. `expected` is leader_signing, or awaiting_clerk_check after the check."""
     key = record["_id"]
     now = utcnow()
     request_id = uuid.uuid4().hex
@@ -94,8 +114,10 @@ async def _number_and_request_agency_signature(ctx: ServiceContext, record: dict
             "files.numbered": to_sign.model_dump(),
             "number_written": leader_pdf is not None,
         }
-        push = {"signatures": signature, "signature_requests": {"request_id": request_id, "role": "agency", "at": now}}
-        if not await repo.update_if_state(uow, key, OutgoingState.LEADER_SIGNING.value, changes, push):
+        push = {"signature_requests": {"request_id": request_id, "role": "agency", "at": now}}
+        if expected == OutgoingState.LEADER_SIGNING:  # after a clerk's check it is already recorded
+            push["signatures"] = signature
+        if not await repo.update_if_state(uow, key, expected.value, changes, push):
             raise AlreadyProcessed(key)
         uow.publish(
             SignatureRequested(
