@@ -48,6 +48,7 @@ class Faults(BaseModel):
     unavailable: bool = False  # every VXP operation answers 503
     fail_next_sends: int = 0  # the next N sendEdoc calls answer 503
     drop_acks: bool = False  # updateStatus answers OK but is not recorded (the item is offered again)
+    silent_agencies: list[str] = []  # these simulated agencies take documents but send no status back
 
 
 class CrlControl(BaseModel):
@@ -165,7 +166,8 @@ def create_app(data_dir: Path, agencies: Agencies, base_url: str) -> FastAPI:
             store.add_inbox(agency.code, doc_id, package.document_id, package.code.full, package.subject,
                             package.sender.organ_id, signatures)
             store.set_status(doc_id, "done")
-            for i, code in enumerate(agency.auto_statuses):
+            silent = agency.code in state["faults"].silent_agencies
+            for i, code in enumerate([] if silent else agency.auto_statuses):
                 if i:
                     await pause_between_statuses()
                 reply = sim.status_package(agency, package, code)

@@ -55,6 +55,11 @@ class Settings(BaseSettings):
     axis_send_max_attempts: int = 8
     axis_send_backoff_seconds: float = 2.0
     axis_send_backoff_max_seconds: float = 600.0
+    # a recipient that has not acknowledged (status 01) an issued document this long after
+    # the axis accepted it gets it again, at most this many times; then the clerk is shown it.
+    redelivery_after_seconds: float = 7200.0
+    redelivery_max: int = 3
+    redelivery_check_seconds: float = 60.0
 
     # --- PKCS#11 token (SoftHSM2 here; a USB token or HSM is a configuration change) ----
     token_module: str = "/usr/lib/softhsm/libsofthsm2.so"

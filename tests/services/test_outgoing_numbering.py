@@ -70,3 +70,17 @@ def test_issue_standing_flags_late_and_overdue_documents():
     assert outgoing.issue_standing({"issue_due_at": due, "state": "agency_signing"}, after) == "overdue"
     assert outgoing.issue_standing({"issue_due_at": due, "state": "agency_signing"}, due) == "due"
     assert outgoing.issue_standing({"state": "leader_signing"}, after) is None
+
+
+def test_who_gets_a_document_again():
+    t0 = dt.datetime(2026, 11, 25, 9, 0, tzinfo=dt.timezone.utc)
+    after = dt.timedelta(hours=2)
+    silent = {"transport_state": "accepted", "transport_at": t0, "business_statuses": []}
+    assert not outgoing.needs_redelivery(silent, t0 + dt.timedelta(hours=1), after=after, max_times=3)
+    assert outgoing.needs_redelivery(silent, t0 + dt.timedelta(hours=2), after=after, max_times=3)
+    again = {**silent, "redeliveries": [{"at": t0 + dt.timedelta(hours=2)}]}
+    assert not outgoing.needs_redelivery(again, t0 + dt.timedelta(hours=3), after=after, max_times=3)  # wait again
+    assert not outgoing.needs_redelivery({**silent, "business_statuses": [{"code": "01"}]}, t0 + after, after=after, max_times=3)
+    assert not outgoing.needs_redelivery({**again, "redeliveries": [{"at": t0}] * 3}, t0 + 9 * after, after=after, max_times=3)
+    assert not outgoing.needs_redelivery({**silent, "transport_state": "sending"}, t0 + after, after=after, max_times=3)
+    assert not outgoing.needs_redelivery({"channel": "outside"}, t0 + after, after=after, max_times=3)

@@ -114,3 +114,18 @@ def cancel_problems(document: dict, *, by_role: str | None, reason: str) -> list
     if not reason.strip():
         problems.append("Ghi lý do hủy.")
     return problems
+
+
+def needs_redelivery(delivery: dict, now: dt.datetime, *, after: dt.timedelta, max_times: int) -> bool:
+    """R-7.4: accepted by the axis, no acknowledgement (01) from the recipient after `after`,
+    re-sent fewer than `max_times` times. The recipient's system recognises the same DocumentId
+    and registers it once."""
+    if delivery.get("channel") == "outside" or delivery.get("transport_state") != "accepted":
+        return False
+    if delivery.get("business_statuses"):
+        return False
+    redeliveries = delivery.get("redeliveries") or []
+    if len(redeliveries) >= max_times:
+        return False
+    since = redeliveries[-1]["at"] if redeliveries else delivery.get("transport_at")
+    return since is not None and to_vn(now) - to_vn(since) >= after

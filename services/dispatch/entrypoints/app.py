@@ -24,6 +24,7 @@ from services.dispatch.handlers.recall import (
     cancel_outgoing,
     recall_outgoing,
 )
+from services.dispatch.handlers.redelivery import redelivery_loop
 from services.dispatch.handlers.replies import on_incoming_registered
 from services.dispatch.handlers.signatures import (
     on_signature_applied,
@@ -195,6 +196,22 @@ async def clerk_format_check(key: str, body: FormatCheckIn, request: Request) ->
     return _public(record)
 
 
+@router.get("/deliveries/unacknowledged")
+async def unacknowledged(request: Request) -> list[dict]:
+    """R-7.4: issued documents a recipient has not acknowledged (no 01 yet), with how many times
+    they were sent again; those past the last re-delivery are for the clerk to follow up."""
+    ctx = ctx_of(request)
+    rows = await ctx.store.db[repo.OUTGOING].find(
+        {"state": "issued", "deliveries": {"$elemMatch": {"channel": {"$ne": "outside"}, "business_statuses": {"$size": 0}}}},
+        projection={"code": 1, "subject": 1, "issued_at": 1, "deliveries": 1}, sort=[("issued_at", 1)]).to_list()
+    return [{"id": r["_id"], "code": r.get("code"), "subject": r.get("subject"), "issued_at": r.get("issued_at"),
+             "recipients": [{"organ_id": d["organ_id"], "name": d["name"], "transport_state": d.get("transport_state"),
+                             "redeliveries": len(d.get("redeliveries") or []),
+                             "given_up": len(d.get("redeliveries") or []) >= ctx.settings.redelivery_max}
+                            for d in r["deliveries"] if d.get("channel") != "outside" and not d.get("business_statuses")]}
+            for r in rows]
+
+
 @router.get("/issuing/late")
 async def late_issuing(request: Request) -> dict:
     """R-4.2a: documents signed but not issued by the next working morning, and those issued late."""
@@ -239,6 +256,7 @@ definition = ServiceDefinition(
     },
     routers=[router, register_api.router, drafts_api.router],
     on_startup=[startup],
+    background=[redelivery_loop],
 )
 
 
