@@ -153,7 +153,7 @@ def test_outgoing_document_reaches_the_agency_with_two_signatures_in_order_and_i
     from pyhanko.sign.validation import validate_pdf_signature
     from pyhanko_certvalidator import ValidationContext
 
-    from services.intake.adapters.pdf_signatures import load_trust_roots
+    from shared.pdf_signatures import load_trust_roots
 
     roots = load_trust_roots([stack.var_dir / "token" / "pki" / "ca.crt.pem", stack.var_dir / "tsa" / "ca.crt.pem"])
     leader = validate_pdf_signature(reader.embedded_signatures[0], ValidationContext(trust_roots=roots))

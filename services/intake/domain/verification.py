@@ -13,6 +13,8 @@ import unicodedata
 from dataclasses import asdict, dataclass, field
 from enum import Enum
 
+from shared.pdf_signatures import SignatureFact  # noqa: F401 (the adapter's facts, judged here)
+
 # Written into every registration (peers.md lesson 4: a versioned validation policy). Version 2:
 # non-repudiation key usage required, signature levels declared and recorded.
 POLICY_VERSION = "vanthu-incoming-2"
@@ -246,32 +248,6 @@ def main_document_index(families: list[str | None]) -> int | None:
 def no_main_document_check() -> Check:
     return Check("signature", Outcome.FAILED, "the package carries no PDF document to verify",
                  "Gói tin không có tệp văn bản PDF có chữ ký số")
-
-
-@dataclass(frozen=True)
-class SignatureFact:
-    """What the PDF signature adapter found about one signature."""
-
-    field: str
-    signer_cn: str | None
-    intact: bool  # the signed bytes hash to the signed digest
-    valid: bool  # the cryptographic signature verifies
-    trusted: bool | None  # chains to a configured trust root (None: could not decide)
-    modified_after: bool  # changes after signing beyond allowed form filling / signatures
-    revoked: bool = False
-    revocation_unavailable: bool = False
-    note: str = ""
-    readable: bool = True  # the signature dictionary / CMS blob could be parsed at all
-    trust_problem: str = ""  # pyHanko's AdES sub-indication when not trusted, e.g. NO_CERTIFICATE_CHAIN_FOUND
-    validator_error: bool = False  # the validator itself failed on a readable signature: ours to retry
-    non_repudiation: bool | None = True  # key usage allows it (None: no key usage extension, unrestricted)
-    level: str = ""  # PAdES-B-B … PAdES-B-LTA, CMS, other:<subfilter>
-    revocation: str = ""  # checked | not_checked (no CRL named) | unavailable
-    signed_at: str = ""  # the signer's claimed time (ISO 8601)
-    timestamped_at: str = ""  # the RFC 3161 timestamp's time, when there is one
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def signature_checks(name: str, facts: list[SignatureFact], *, parse_error: str | None = None) -> list[Check]:

@@ -15,7 +15,7 @@ import uuid
 
 from services.intake.adapters import repository as repo
 from shared.file_format import detect
-from services.intake.adapters.pdf_signatures import CrlCache, load_trust_roots, validate_pdf_signatures
+from shared.pdf_signatures import CrlCache, load_trust_roots, validate_pdf_signatures
 from services.intake.adapters.scans import ScanUnreadable, images_to_pdf, read_image, read_scan
 from services.intake.domain import digitisation as rules
 from services.intake.domain import handling

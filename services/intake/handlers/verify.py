@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import PurePath
 
 from shared.file_format import detect
-from services.intake.adapters.pdf_signatures import CrlCache, load_trust_roots, validate_pdf_signatures
+from shared.pdf_signatures import CrlCache, load_trust_roots, validate_pdf_signatures
 from services.intake.domain.verification import (
     Check,
     Outcome,

@@ -17,7 +17,7 @@ from localaxis.agencies import Agency
 from localaxis.pki import ROGUE, AxisPki
 from localaxis.simulator import AGENCY_FIELD, _sign, _tamper
 from shared.file_format import detect
-from services.intake.adapters.pdf_signatures import CrlCache, load_trust_roots, validate_pdf_signatures_blocking
+from shared.pdf_signatures import CrlCache, load_trust_roots, validate_pdf_signatures_blocking
 from services.intake.domain.verification import (
     POLICY_VERSION,
     Check,

@@ -26,7 +26,7 @@ from pyhanko.sign.fields import SigSeedSubFilter
 
 from devstack.processes import free_port
 from shared.file_format import detect
-from services.intake.adapters.pdf_signatures import CrlCache, load_trust_roots, validate_pdf_signatures_blocking
+from shared.pdf_signatures import CrlCache, load_trust_roots, validate_pdf_signatures_blocking
 from services.intake.domain.verification import (
     ACCEPTED_SIGNATURE_LEVELS,
     POLICY_VERSION,

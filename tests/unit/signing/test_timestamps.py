@@ -20,7 +20,7 @@ from pyhanko.sign.validation import async_validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 
 from devstack.processes import free_port
-from services.intake.adapters.pdf_signatures import CrlCache, load_trust_roots, validate_pdf_signatures
+from shared.pdf_signatures import CrlCache, load_trust_roots, validate_pdf_signatures
 from services.signing.adapters.flows import sign_as_leader
 from shared.pdfdocs import render_document
 

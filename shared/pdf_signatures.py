@@ -16,6 +16,7 @@ import io
 import threading
 import time
 from functools import lru_cache
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import httpx
@@ -30,8 +31,32 @@ from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from pyhanko.sign.validation.status import SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
 
-from services.intake.domain.verification import SignatureFact
 
+
+@dataclass(frozen=True)
+class SignatureFact:
+    """What the PDF signature adapter found about one signature."""
+
+    field: str
+    signer_cn: str | None
+    intact: bool  # the signed bytes hash to the signed digest
+    valid: bool  # the cryptographic signature verifies
+    trusted: bool | None  # chains to a configured trust root (None: could not decide)
+    modified_after: bool  # changes after signing beyond allowed form filling / signatures
+    revoked: bool = False
+    revocation_unavailable: bool = False
+    note: str = ""
+    readable: bool = True  # the signature dictionary / CMS blob could be parsed at all
+    trust_problem: str = ""  # pyHanko's AdES sub-indication when not trusted, e.g. NO_CERTIFICATE_CHAIN_FOUND
+    validator_error: bool = False  # the validator itself failed on a readable signature: ours to retry
+    non_repudiation: bool | None = True  # key usage allows it (None: no key usage extension, unrestricted)
+    level: str = ""  # PAdES-B-B … PAdES-B-LTA, CMS, other:<subfilter>
+    revocation: str = ""  # checked | not_checked (no CRL named) | unavailable
+    signed_at: str = ""  # the signer's claimed time (ISO 8601)
+    timestamped_at: str = ""  # the RFC 3161 timestamp's time, when there is one
+
+    def to_dict(self) -> dict:
+        return asdict(self)
 
 
 def load_trust_roots(paths: list[Path]) -> tuple[asn1_x509.Certificate, ...]:
