@@ -13,7 +13,8 @@ import uuid
 import httpx
 from pyhanko.pdf_utils.reader import PdfFileReader
 
-from services.dispatch.adapters import convert, signature_block
+from services.dispatch.adapters import signature_block
+from shared import convert
 from services.dispatch.domain import drafts as rules
 from services.dispatch.handlers.create import (
     InvalidDraft,
