@@ -4,10 +4,12 @@
   vanthu send-test          make a simulated agency send the commune a signed document
   vanthu issue-test         hand dispatch an approved document to sign, number and issue
   vanthu status             readiness of every service
+  vanthu audit verify       check every service's audit hash chain (R-4.1)
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 import time
@@ -16,6 +18,7 @@ from pathlib import Path
 import httpx
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from devstack.processes import DEFAULT_PORTS, SERVICES
@@ -24,6 +27,8 @@ from shared.config import REPO_ROOT
 
 app = typer.Typer(help="vanthu — the commune's electronic-document system, on one machine", no_args_is_help=True)
 console = Console()
+audit_app = typer.Typer(help="the audit log's hash chain (R-4.1)", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
 
 PROVINCE_OFFICE = "000.01.00.H56"
 
@@ -125,6 +130,54 @@ def status() -> None:
             console.print(f"{name:9} {r.status_code} {r.text}")
         except httpx.HTTPError as exc:
             console.print(f"{name:9} [red]down[/red] ({exc})")
+
+
+async def _verify_services(names: list[str]) -> list[tuple[str, str, object]]:
+    from shared.audit_chain import verify_chain
+    from shared.config import Settings
+    from shared.db import Store
+
+    settings = Settings()  # fresh: MONGODB_URL and DATABASE_PREFIX as they are now
+    results: list[tuple[str, str, object]] = []
+    for name in names:
+        database = settings.database_name(name)
+        store = Store(settings.mongodb_url, database, app_name="vanthu-audit")
+        try:
+            results.append((name, database, await verify_chain(store.db)))
+        except Exception as exc:  # the store away: say so, keep checking the others
+            results.append((name, database, exc))
+        finally:
+            await store.close()
+    return results
+
+
+@audit_app.command("verify")
+def audit_verify(
+    service: list[str] = typer.Option(None, "--service", "-s", help="service to check (repeatable); default all five"),
+) -> None:
+    """Recompute every service's audit hash chain; name the first broken link. Seals nothing.
+    Exit 1 if a chain is broken, 2 if a store could not be read."""
+    names = service or list(SERVICES)
+    unknown = [n for n in names if n not in SERVICES]
+    if unknown:
+        raise typer.BadParameter(f"unknown service {', '.join(unknown)}; one of {', '.join(SERVICES)}", param_hint="--service")
+    table = Table(title="audit hash chains")
+    for column in ("service", "database", "sealed", "unsealed", "status"):
+        table.add_column(column)
+    broken = failed = False
+    for name, database, report in asyncio.run(_verify_services(names)):
+        if isinstance(report, Exception):
+            failed = True
+            table.add_row(name, database, "-", "-", f"[red]ERROR: {escape(str(report))}[/red]")
+            continue
+        broken |= not report.ok
+        status_text = "[green]ok[/green]" if report.ok else f"[red]{escape(report.status())}[/red]"
+        table.add_row(name, database, str(report.sealed), str(report.unsealed), status_text)
+    console.print(table)
+    if broken:
+        raise typer.Exit(1)
+    if failed:
+        raise typer.Exit(2)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 from pymongo import AsyncMongoClient, ReturnDocument
@@ -30,7 +31,16 @@ T = TypeVar("T")
 OUTBOX = "outbox"
 INBOX = "inbox"
 AUDIT = "audit_log"
+AUDIT_HEAD = "audit_head"  # the audit hash chain's head (shared/audit_chain.py)
 COUNTERS = "counters"
+
+# Where the current action came from ("http:<client address>", "bus:<queue>"), bound by the
+# service runtime so that audit entries record it without every caller passing it.
+_audit_origin: ContextVar[str | None] = ContextVar("audit_origin", default=None)
+
+
+def bind_audit_origin(origin: str | None) -> None:
+    _audit_origin.set(origin)
 
 
 class AlreadyProcessed(Exception):
@@ -59,6 +69,11 @@ class Store:
     async def ensure_indexes(self) -> None:
         await self.db[OUTBOX].create_index([("state", 1), ("urgent", -1), ("created_at", 1)])
         await self.db[AUDIT].create_index([("subject_id", 1), ("at", 1)])
+        # The hash chain (R-4.1): seq unique among sealed entries; unsealed ones found in order.
+        await self.db[AUDIT].create_index(
+            [("seq", 1)], name="chain_seq", unique=True, partialFilterExpression={"seq": {"$exists": True}}
+        )
+        await self.db[AUDIT].create_index([("seq", 1), ("at", 1), ("_id", 1)], name="chain_unsealed")
 
     async def close(self) -> None:
         await self.client.close()
@@ -104,8 +119,12 @@ class UnitOfWork:
         subject_id: str,
         actor: str,
         details: dict[str, Any] | None = None,
+        origin: str | None = None,
     ) -> None:
-        """Every state change is written to the audit log (R-4.1), in the same transaction."""
+        """Every state change is written to the audit log (R-4.1), in the same transaction:
+        who (`actor`), what (`action`, `details`), when (`at`), on what (`subject_*`), from
+        where (`origin`, else the one bound for this request or message). Sealed into the hash
+        chain after commit by `shared.audit_chain`."""
         self._audit.append(
             {
                 "_id": uuid.uuid4().hex,
@@ -116,6 +135,7 @@ class UnitOfWork:
                 "actor": actor,
                 "correlation_id": current_correlation_id(),
                 "details": details or {},
+                "origin": origin if origin is not None else _audit_origin.get(),
             }
         )
 

@@ -22,6 +22,7 @@ from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from shared.audit_chain import AuditChainer
 from shared.blobs import BlobClient, BlobIntegrityError, BlobNotFound, BlobStore
 from shared.bus import topology
 from shared.bus.consumer import Delivery, QueueConsumer, Reject
@@ -29,7 +30,7 @@ from shared.bus.outbox import OutboxRelay
 from shared.bus.publisher import ConfirmedPublisher
 from shared.config import Settings, get_settings
 from shared.contracts.base import Message
-from shared.db import Store, wait_for_store
+from shared.db import Store, bind_audit_origin, wait_for_store
 from shared.logging import configure_logging, get_logger
 from shared.metrics import BROKER_UP
 
@@ -75,6 +76,7 @@ def _dispatcher(definition: ServiceDefinition, ctx: ServiceContext):
         handler = definition.handlers.get(type(delivery.message))
         if handler is None:
             raise Reject(f"{definition.name} has no handler for {delivery.message.type_name}")
+        bind_audit_origin(f"bus:{delivery.queue}")  # "from where" of the audit entries it writes
         await handler(delivery.message, delivery, ctx)
 
     return dispatch
@@ -133,6 +135,9 @@ def create_app(definition: ServiceDefinition, settings: Settings | None = None) 
         consumers: list[QueueConsumer] = []
         tasks = [asyncio.create_task(_connect_bus(definition, ctx, consumers), name="bus")]
         tasks += [asyncio.create_task(task(ctx), name=task.__name__) for task in definition.background]
+        # Every service seals its own audit log into the hash chain (R-4.1), after commit.
+        chainer = AuditChainer(store)
+        tasks.append(asyncio.create_task(chainer.run(), name="audit_chain"))
         log.info("service started", service=definition.name)
         try:
             yield
@@ -142,6 +147,7 @@ def create_app(definition: ServiceDefinition, settings: Settings | None = None) 
                     await consumer.stop()
             if ctx.relay:
                 ctx.relay.stop()
+            chainer.stop()
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -155,6 +161,7 @@ def create_app(definition: ServiceDefinition, settings: Settings | None = None) 
             await store.close()
 
     app = FastAPI(title=definition.title or f"vanthu {definition.name}", lifespan=lifespan)
+    app.add_middleware(_AuditOrigin)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict:
@@ -190,6 +197,19 @@ def create_app(definition: ServiceDefinition, settings: Settings | None = None) 
     for router in definition.routers:
         app.include_router(router)
     return app
+
+
+class _AuditOrigin:
+    """Binds the client's address as the "from where" of audit entries written by a request."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http":
+            client = scope.get("client")
+            bind_audit_origin(f"http:{client[0]}" if client else "http")
+        await self.app(scope, receive, send)
 
 
 def ctx_of(request: Request) -> ServiceContext:
