@@ -81,6 +81,15 @@ class Settings(BaseSettings):
     verification_max_attempts: int = 6  # indeterminate verdicts are retried, never refused
     crl_cache_seconds: float = 300.0  # a CRL is re-fetched after this, or at its nextUpdate
 
+    # --- archive integrity (R-4.1, R-9.1, R-11.1) -------------------------------------------
+    fixity_interval_seconds: float = 86400.0  # every stored file re-read and re-hashed
+    preservation_interval_seconds: float = 86400.0  # archived signatures checked for B-LTA renewal
+    # A fresh document timestamp is added when the latest timestamp's TSA certificate expires within this.
+    archive_retimestamp_margin_days: int = 365
+    # an approved destruction waits this long in a recoverable bin before the content goes.
+    disposal_bin_days: float = 30.0
+    disposal_check_seconds: float = 3600.0
+
     # --- bus ---------------------------------------------------------------------------
     bus_prefetch: int = 8
     bus_max_retries: int = 5

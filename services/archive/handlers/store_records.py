@@ -5,6 +5,7 @@ service that owns it, its SHA-256 checked on arrival, and kept in the archive's 
 from __future__ import annotations
 
 from services.archive.adapters import repository as repo
+from services.archive.adapters.pdf_facts import page_count, pdf_text
 from services.archive.domain.records import Source, record_id
 from shared.blobs import BlobIntegrityError, BlobNotFound, BlobUnavailable
 from shared.bus.consumer import Delivery, Reject, Retry
@@ -24,6 +25,7 @@ async def _store(ctx: ServiceContext, source: Source, message, metadata: dict) -
         raise AlreadyProcessed(message.message_id)
     files_bucket = ctx.extras["files"]
     files = []
+    texts: list[str] = []
     for ref in message.files:
         try:
             data = await ctx.blob_client.fetch(ref)
@@ -33,14 +35,23 @@ async def _store(ctx: ServiceContext, source: Source, message, metadata: dict) -
             # The copy on the way does not match the hash its owner declared: never archive it.
             raise Reject(f"integrity failure, not archived: {exc}") from exc
         kept = await files_bucket.put(data, media_type=ref.media_type, name=ref.name)
-        files.append({"sha256": kept.sha256, "size": kept.size, "name": ref.name, "media_type": ref.media_type})
+        entry = {"sha256": kept.sha256, "size": kept.size, "name": ref.name, "media_type": ref.media_type,
+                 "role": "attachment" if files else "main"}
+        if ref.media_type == "application/pdf":
+            entry["pages"] = page_count(data)
+            texts.append(await pdf_text(data))
+        files.append(entry)
     now = utcnow()
     record = {"_id": rid, "source": source, "document_key": message.document_key, "files": files, "stored_at": now,
-              "correlation_id": message.correlation_id, **metadata}
+              "correlation_id": message.correlation_id, "state": "kept", "dossiers": [],
+              "access": {"restricted": False, "users": []}, "year": message.register_year,
+              "page_count": sum(f.get("pages", 0) for f in files), **metadata}
 
     async def work(uow):
         await uow.claim("archive.records", message.message_id)
         await repo.insert(uow, record)
+        if any(texts):
+            await uow.db[repo.RECORD_TEXTS].insert_one({"_id": rid, "text": "\n".join(texts)}, session=uow.session)
         uow.publish(RecordArchived(record_id=rid, source=source, document_key=message.document_key,
                                    file_hashes=[f["sha256"] for f in files], urgent=message.urgent))
         uow.audit("record.stored", subject_type="record", subject_id=rid, actor=ACTOR,
@@ -112,6 +123,7 @@ async def on_incoming_recalled(message: IncomingDocumentRecalled, delivery: Deli
                 {"_id": rid}, {"$set": {"withdrawn": withdrawn,
                                         "files": [{**f, "destroyed": f["sha256"] in destroyed} for f in record["files"]]}},
                 session=uow.session)
+        await uow.db[repo.RECORD_TEXTS].delete_one({"_id": rid}, session=uow.session)  # destroyed with the content
         uow.audit("record.withdrawn", subject_type="record", subject_id=rid, actor=ACTOR,
                   details={"recall_id": message.recall_id, "destroyed_sha256": destroyed, "before_stored": record is None})
 
