@@ -8,6 +8,9 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 
 from services.archive.adapters import repository as repo
+from services.archive.entrypoints import integrity_api
+from services.archive.handlers.fixity import fixity_schedule
+from services.archive.handlers.preservation import preservation_schedule
 from services.archive.handlers.store_records import on_incoming_recalled, on_incoming_registered, on_outgoing_issued
 from shared.blobs import BlobIntegrityError, BlobNotFound, BlobStore
 from shared.contracts.messages import IncomingDocumentRecalled, IncomingDocumentRegistered, OutgoingDocumentIssued
@@ -69,8 +72,9 @@ definition = ServiceDefinition(
     title="vanthu archive — records, files and their hashes",
     handlers={IncomingDocumentRegistered: on_incoming_registered, OutgoingDocumentIssued: on_outgoing_issued,
               IncomingDocumentRecalled: on_incoming_recalled},
-    routers=[router],
-    on_startup=[startup],
+    routers=[router, integrity_api.router],
+    background=[fixity_schedule, preservation_schedule],
+    on_startup=[startup, integrity_api.ensure_indexes],
 )
 
 
