@@ -8,12 +8,21 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 
 from services.archive.adapters import repository as repo
-from services.archive.entrypoints import integrity_api
+from services.archive.entrypoints import dossiers_api, integrity_api, package_api
+from services.archive.handlers.disposal import disposal_schedule
 from services.archive.handlers.fixity import fixity_schedule
 from services.archive.handlers.preservation import preservation_schedule
-from services.archive.handlers.store_records import on_incoming_recalled, on_incoming_registered, on_outgoing_issued
+from services.archive.handlers.store_records import (
+    on_incoming_recalled,
+    on_incoming_registered,
+    on_outgoing_issued,
+)
 from shared.blobs import BlobIntegrityError, BlobNotFound, BlobStore
-from shared.contracts.messages import IncomingDocumentRecalled, IncomingDocumentRegistered, OutgoingDocumentIssued
+from shared.contracts.messages import (
+    IncomingDocumentRecalled,
+    IncomingDocumentRegistered,
+    OutgoingDocumentIssued,
+)
 from shared.service import ServiceContext, ServiceDefinition, ctx_of, serve
 
 router = APIRouter(tags=["archive"])
@@ -72,8 +81,8 @@ definition = ServiceDefinition(
     title="vanthu archive — records, files and their hashes",
     handlers={IncomingDocumentRegistered: on_incoming_registered, OutgoingDocumentIssued: on_outgoing_issued,
               IncomingDocumentRecalled: on_incoming_recalled},
-    routers=[router, integrity_api.router],
-    background=[fixity_schedule, preservation_schedule],
+    routers=[router, dossiers_api.router, integrity_api.router, package_api.router],
+    background=[disposal_schedule, fixity_schedule, preservation_schedule],
     on_startup=[startup, integrity_api.ensure_indexes],
 )
 
