@@ -9,6 +9,7 @@ from fastapi.responses import Response
 
 from services.archive.adapters import repository as repo
 from services.archive.entrypoints import dossiers_api, integrity_api, package_api
+from services.archive.entrypoints import search_api
 from services.archive.handlers.disposal import disposal_schedule
 from services.archive.handlers.fixity import fixity_schedule
 from services.archive.handlers.preservation import preservation_schedule
@@ -81,8 +82,8 @@ definition = ServiceDefinition(
     title="vanthu archive — records, files and their hashes",
     handlers={IncomingDocumentRegistered: on_incoming_registered, OutgoingDocumentIssued: on_outgoing_issued,
               IncomingDocumentRecalled: on_incoming_recalled},
-    routers=[router, dossiers_api.router, integrity_api.router, package_api.router],
-    background=[disposal_schedule, fixity_schedule, preservation_schedule],
+    routers=[router, dossiers_api.router, integrity_api.router, package_api.router, search_api.router],
+    background=[disposal_schedule, fixity_schedule, preservation_schedule, search_api.follow_records],
     on_startup=[startup, integrity_api.ensure_indexes],
 )
 

@@ -1,0 +1,264 @@
+"""Archive full-text search at scale (issue 5 item 6): N generated records' metadata (realistic
+Vietnamese subjects, NĐ 30 document types, agencies, years 2019–2026, dossiers) are written to a
+fresh SecantusDB with insert_many, the search index is built by the service's own rebuild path
+(`SearchIndex.rebuild`, a full scan of `records`) and then kept by its change-stream follower
+for a further batch; then filtered full-text queries without diacritics (1–3 words + a year,
+often a type, sometimes a sender or a dossier; some as an officer, with the access rule) go
+through the adapter's `search` (ranked page, total, display fields, snippets).
+
+House rule: each figure beside the raw library doing the same work in the same run —
+ingest: the same rows, already folded, into a fresh FTS5 file with sqlite3 `executemany`;
+queries: the same MATCH expression as raw FTS5 SQL (`ORDER BY rank LIMIT 20`) on the same file.
+The filter design is measured too: filter tokens inside FTS5 (what the index does) against
+"words in FTS5, filters as columns of a normal indexed table joined to it".
+
+    .venv/bin/python bench/bench_search.py --n 100000
+    .venv/bin/python bench/bench_search.py            # 1,000,000 (about half an hour here)
+
+Figures on this machine (2 cores, 23 GB):
+  (filled in below by the runs recorded in the final table of each run; see `RESULTS`.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import shutil
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from devstack.processes import Stack, free_port, start_embedded_store  # noqa: E402
+from services.archive.adapters.search_index import SearchIndex  # noqa: E402
+from services.archive.domain import search as rules  # noqa: E402
+from shared.db import Store  # noqa: E402
+
+TYPES = [  # NĐ 30 Phụ lục III, with a commune's rough mix
+    ("Công văn", "UBND", 30), ("Quyết định", "QĐ-UBND", 18), ("Thông báo", "TB-UBND", 10), ("Kế hoạch", "KH-UBND", 9),
+    ("Báo cáo", "BC-UBND", 10), ("Tờ trình", "TTr-UBND", 6), ("Giấy mời", "GM-UBND", 7), ("Chỉ thị", "CT-UBND", 2),
+    ("Hướng dẫn", "HD-UBND", 3), ("Biên bản", "BB-UBND", 3), ("Nghị quyết", "NQ-HĐND", 1), ("Phương án", "PA-UBND", 1),
+]
+ACTIONS = ["ban hành", "triển khai thực hiện", "tăng cường công tác", "phê duyệt", "tổ chức", "kiểm tra", "rà soát",
+           "đôn đốc", "hướng dẫn", "điều chỉnh", "tổng kết", "sơ kết", "báo cáo kết quả", "đề nghị hỗ trợ", "giao chỉ tiêu",
+           "thành lập", "kiện toàn", "chấn chỉnh", "thực hiện", "phân bổ kinh phí"]
+TOPICS = ["quy chế làm việc", "phòng chống lụt bão", "phòng chống dịch bệnh", "xây dựng nông thôn mới",
+          "cải cách hành chính", "chuyển đổi số", "giải phóng mặt bằng", "đất đai", "cấp giấy chứng nhận quyền sử dụng đất",
+          "an toàn giao thông", "an ninh trật tự", "tuyển quân", "tiêm chủng mở rộng", "bảo hiểm y tế", "dân số",
+          "vệ sinh an toàn thực phẩm", "phòng cháy chữa cháy", "quản lý trật tự xây dựng", "thu ngân sách", "đầu tư công",
+          "hộ nghèo", "chính sách người có công", "bảo trợ xã hội", "giáo dục mầm non", "phổ cập giáo dục",
+          "bảo vệ môi trường", "thu gom rác thải", "đê điều", "thủy lợi nội đồng", "sản xuất vụ đông", "chăn nuôi",
+          "phòng chống dịch tả lợn châu Phi", "trồng rừng", "khuyến nông", "du lịch", "văn hóa cơ sở", "thể dục thể thao",
+          "lễ hội truyền thống", "tiếp công dân", "giải quyết khiếu nại tố cáo", "hòa giải ở cơ sở", "hộ tịch", "chứng thực",
+          "bầu cử đại biểu Hội đồng nhân dân", "thi đua khen thưởng", "công tác cán bộ", "đường giao thông nông thôn",
+          "kênh mương", "điện chiếu sáng", "nước sạch", "chợ nông thôn", "nghĩa trang nhân dân", "trường học", "trạm y tế"]
+TAILS = ["trên địa bàn xã", "năm {year}", "giai đoạn 2021-2025", "quý {q} năm {year}", "6 tháng đầu năm {year}",
+         "tại thôn {village}", "đợt {q}", "", "", ""]
+VILLAGES = ["Đông", "Đoài", "Nam", "Bắc", "Thượng", "Hạ", "Trung", "Phú Thọ", "Yên Lạc", "Hòa Bình", "Tân Lập", "Đồng Tâm"]
+AGENCIES = [("000.00.00.H56", "UBND tỉnh Thanh Hóa"), ("000.00.12.H56", "Sở Tài chính tỉnh Thanh Hóa"),
+            ("000.00.13.H56", "Sở Nội vụ tỉnh Thanh Hóa"), ("000.00.14.H56", "Sở Nông nghiệp và Môi trường tỉnh Thanh Hóa"),
+            ("000.00.15.H56", "Sở Y tế tỉnh Thanh Hóa"), ("000.00.16.H56", "Sở Giáo dục và Đào tạo tỉnh Thanh Hóa"),
+            ("000.00.17.H56", "Sở Xây dựng tỉnh Thanh Hóa"), ("000.00.18.H56", "Công an tỉnh Thanh Hóa"),
+            ("000.00.19.H56", "Bộ Chỉ huy quân sự tỉnh Thanh Hóa"), ("000.00.20.H56", "Sở Văn hóa, Thể thao và Du lịch")]
+SIGNERS = ["Lê Văn Thành", "Nguyễn Thị Hương", "Trần Văn Bình", "Phạm Thị Thu", "Đỗ Mạnh Hùng", "Hoàng Văn Đức"]
+OFFICERS = ["cc.vanphong", "cc.tuphap", "cc.diachinh", "cc.vhxh"]
+YEARS = list(range(2019, 2027))
+DOSSIER_KINDS = ["VP", "TP", "DC", "VH", "KT", "QS"]
+AGENCY_ID = "000.24.26.H56"
+
+
+def subject(rng: random.Random, year: int) -> tuple[str, str]:
+    topic = rng.choice(TOPICS)
+    tail = rng.choice(TAILS).format(year=year, q=rng.randint(1, 4), village=rng.choice(VILLAGES))
+    return topic, " ".join(filter(None, ["Về việc", rng.choice(ACTIONS), topic, tail]))
+
+
+def generate(n: int, seed: int = 7):
+    rng = random.Random(seed)
+    type_weights = [t[2] for t in TYPES]
+    for i in range(n):
+        year = rng.choice(YEARS)
+        type_name, notation, _ = rng.choices(TYPES, type_weights)[0]
+        source = rng.choices(["incoming", "outgoing", "material"], [60, 35, 5])[0]
+        issued = date(year, 1, 1) + timedelta(days=rng.randrange(365))
+        topic, text = subject(rng, year)
+        restricted = rng.random() < 0.05
+        doc = {
+            "_id": f"{source}:bench-{i:07d}", "source": source, "year": year, "type_name": type_name,
+            "code": f"{rng.randint(1, 999)}/{notation}", "subject": text, "issued_date": issued.isoformat(),
+            "signer": rng.choice(SIGNERS), "state": "kept", "stored_at": datetime(year, 12, 31, tzinfo=UTC),
+            "dossiers": [f"{AGENCY_ID}.{year}.{rng.randint(1, 40):02d}.{rng.choice(DOSSIER_KINDS)}"],
+            "access": {"restricted": restricted, "users": rng.sample(OFFICERS, 1) if restricted else []},
+            "register": {"book": source, "year": year, "number": i},
+        }
+        if source == "incoming":
+            organ_id, name = rng.choice(AGENCIES)
+            doc["sender"] = {"organ_id": organ_id, "name": name}
+        elif source == "outgoing":
+            doc["recipients"] = [{"organ_id": a[0], "name": a[1]} for a in rng.sample(AGENCIES, rng.randint(1, 3))]
+        yield doc, topic
+
+
+def queries(n: int, seed: int = 11) -> list[rules.SearchQuery]:
+    """What a clerk types: 1–3 words of a subject, without diacritics, and the filters."""
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        words = rules.words(rng.choice(TOPICS + ACTIONS))
+        k = min(len(words), rng.randint(1, 3))
+        start = rng.randrange(len(words) - k + 1)
+        year = rng.choice(YEARS)
+        filters = {"year": year}
+        if rng.random() < 0.5:
+            filters["type_name"] = rules.fold_text(rng.choices(TYPES, [t[2] for t in TYPES])[0][0])
+        if rng.random() < 0.1:
+            filters["sender"] = rng.choice(AGENCIES)[0]
+        if rng.random() < 0.05:
+            filters["dossier"] = f"{AGENCY_ID}.{year}.{rng.randint(1, 40):02d}.{rng.choice(DOSSIER_KINDS)}"
+        user = rng.choice(OFFICERS) if rng.random() < 0.2 else None
+        out.append(rules.SearchQuery(terms=[[w] for w in words[start:start + k]], filters=rules.Filters(**filters),
+                                     visible_to=user))
+    return out
+
+
+async def load_store(url: str, n: int, batch: int) -> tuple[float, Store]:
+    store = Store(url, "bench_archive")
+    await store.client.drop_database("bench_archive")
+    started, docs = time.perf_counter(), []
+    for doc, _ in generate(n):
+        docs.append(doc)
+        if len(docs) == batch:
+            await store.db["records"].insert_many(docs, ordered=False)
+            docs = []
+    if docs:
+        await store.db["records"].insert_many(docs, ordered=False)
+    return time.perf_counter() - started, store
+
+
+async def follow_extra(store: Store, index: SearchIndex, n: int) -> float:
+    """n more records written while the follower runs: seconds until all are searchable."""
+    task = asyncio.create_task(index.follow(store.db))
+    while index.started_with is None:
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(1)
+    before, started = index.applied, time.perf_counter()
+    docs = [{**d, "_id": f"{d['_id']}-live"} for d, _ in generate(n, seed=99)]
+    for i in range(0, n, 1000):
+        await store.db["records"].insert_many(docs[i:i + 1000])
+    while index.applied - before < n:
+        await asyncio.sleep(0.05)
+    elapsed = time.perf_counter() - started
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    return elapsed
+
+
+def raw_ingest(path: Path, n: int) -> float:
+    """The same rows, folded beforehand, into a fresh FTS5 file with plain sqlite3."""
+    rows = []
+    for i, (doc, _) in enumerate(generate(n), start=1):
+        row = rules.index_row(doc)
+        rows.append((i, row.subject, row.code, row.meta, "", row.tags))
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("CREATE VIRTUAL TABLE docs USING fts5(subject, code, meta, body, tags, tokenize='unicode61 remove_diacritics 0')")
+    started = time.perf_counter()
+    conn.execute("BEGIN")
+    conn.executemany("INSERT INTO docs(rowid, subject, code, meta, body, tags) VALUES (?,?,?,?,?,?)", rows)
+    conn.execute("COMMIT")
+    elapsed = time.perf_counter() - started
+    conn.close()
+    return elapsed
+
+
+def timed(fn, items) -> list[float]:
+    out = []
+    for item in items:
+        started = time.perf_counter()
+        fn(item)
+        out.append((time.perf_counter() - started) * 1000)
+    return out
+
+
+def pct(values: list[float], p: float) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[int(p) - 1] if len(values) > 1 else values[0]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=1_000_000, help="records to generate")
+    parser.add_argument("--queries", type=int, default=1000)
+    parser.add_argument("--batch", type=int, default=5000, help="insert_many batch size")
+    parser.add_argument("--live", type=int, default=5000, help="records written while the follower runs")
+    args = parser.parse_args()
+    var = Path(tempfile.mkdtemp(prefix="vanthu-bench-search-"))
+    stack = Stack(var, dict(os.environ))
+    port = free_port()
+    start_embedded_store(stack, port, var / "data")
+    index = SearchIndex(var / "archive-search" / "bench_archive.sqlite3")
+    try:
+        async def build() -> tuple[float, float, float, int]:
+            store_s, store = await load_store(f"mongodb://127.0.0.1:{port}/", args.n, args.batch)
+            print(f"store: {args.n} records in {store_s:.1f} s", flush=True)
+            started = time.perf_counter()
+            indexed = await index.rebuild(store.db)
+            index_s = time.perf_counter() - started
+            print(f"index rebuilt: {indexed} records in {index_s:.1f} s", flush=True)
+            live_s = await follow_extra(store, index, args.live)
+            await store.close()
+            return store_s, index_s, live_s, indexed
+
+        store_s, index_s, live_s, indexed = asyncio.run(build())
+        stack.stop_all()  # the queries and the raw side do not compete with the store for the cores
+        raw_ingest_s = raw_ingest(var / "raw.sqlite3", args.n)
+
+        qs = queries(args.queries)
+        raw = sqlite3.connect(index.path)
+        raw_sql = "SELECT rowid, rank FROM docs WHERE docs MATCH ? ORDER BY rank LIMIT 20"
+        joined_sql = ("SELECT d.rowid, d.rank FROM docs d JOIN records r ON r.rid = d.rowid WHERE docs MATCH ? "
+                      "AND r.year = ? ORDER BY d.rank LIMIT 20")
+        expressions = [rules.match_expression(q) for q in qs]
+        for q in qs[:50]:  # warm the page cache for both sides alike
+            index.search(q)
+        adapter_ms = timed(index.search, qs)
+        raw_ms = timed(lambda e: raw.execute(raw_sql, (e,)).fetchall(), expressions)
+        # The other design: words through FTS5, the filter (the year alone, which favours it) as a column.
+        text_only = [(rules.match_expression(rules.SearchQuery(terms=q.terms)), q.filters.year) for q in qs]
+        joined_ms = timed(lambda a: raw.execute(joined_sql, a).fetchall(), text_only[:200])
+        tokens_ms = timed(lambda a: raw.execute(raw_sql, (rules.match_expression(
+            rules.SearchQuery(terms=a[0], filters=rules.Filters(year=a[1]))),)).fetchall(),
+            [(q.terms, q.filters.year) for q in qs[:200]])
+        totals = [index.search(q).total for q in qs[:200]]
+        raw.close()
+        size_mb = index.path.stat().st_size / 1e6
+    finally:
+        index.close()
+        stack.stop_all()
+        shutil.rmtree(var, ignore_errors=True)
+
+    print(f"\nArchive search, {args.n:,} generated records (metadata), {indexed:,} indexed, {size_mb:,.0f} MB index file")
+    print(f"{'':44} {'absolute':>22} {'raw library':>22} {'ratio':>7}")
+    print(f"{'store ingest (insert_many, SecantusDB)':44} {args.n / store_s:>15,.0f} docs/s {'(is the raw client)':>22}")
+    print(f"{'index build (rebuild: scan + fold + FTS5)':44} {indexed / index_s:>15,.0f} docs/s "
+          f"{args.n / raw_ingest_s:>15,.0f} docs/s {(indexed / index_s) / (args.n / raw_ingest_s):>7.2f}")
+    print(f"{'index follow (change stream, live writes)':44} {args.live / live_s:>15,.0f} docs/s "
+          f"{args.n / raw_ingest_s:>15,.0f} docs/s {(args.live / live_s) / (args.n / raw_ingest_s):>7.2f}")
+    for p in (50, 95, 99):
+        a, r = pct(adapter_ms, p), pct(raw_ms, p)
+        print(f"{f'filtered query p{p} ({len(qs)} queries)':44} {a:>18.2f} ms {r:>18.2f} ms {a / r:>7.2f}")
+    print(f"{'mean matches per query (first 200)':44} {statistics.mean(totals):>21,.0f}")
+    print("filter design, raw FTS5, year filter only, first 200 queries:")
+    for name, ms in (("filter tokens in FTS5 (chosen)", tokens_ms), ("FTS5 words + year column join", joined_ms)):
+        print(f"  {name:42} p50 {pct(ms, 50):8.2f} ms  p95 {pct(ms, 95):8.2f} ms")
+
+
+if __name__ == "__main__":
+    main()

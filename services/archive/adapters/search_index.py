@@ -1,0 +1,394 @@
+"""The archive's search index: SQLite FTS5, derived from MongoDB and rebuildable (issue 5 item 6).
+
+MongoDB (`records`, `record_texts`) stays the store of record; the store has no text indexes, so
+each archive replica keeps this file of its own at `<var_dir>/archive-search/<database>.sqlite3`
+and keeps it current by following a change stream on the two collections. The stream's resume
+token is written in the same SQLite transaction as the changes it covers, so a restart continues
+where it stopped; on first start, after a schema change, or when the store no longer knows the
+token, the index is rebuilt from a full scan (the stream is opened before the scan and followed
+from that point after it, so nothing written during the scan is missed; applying a change twice
+is harmless).
+
+Tables: `docs` (FTS5: folded subject, code, meta, body and the filter tokens `tags`, ranked by
+bm25 with the subject and code weighted highest), `records` (one row per indexed record: filter
+columns for listings and the fields a result shows), `state` (resume token, schema version).
+SQLite work is blocking: callers in the event loop go through `asyncio.to_thread`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import OperationFailure, PyMongoError
+
+from services.archive.domain import search as rules
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+
+RECORDS = "records"
+TEXTS = "record_texts"
+SCHEMA_VERSION = "1"
+# Codes for a token the store cannot resume from: history lost, fatal, unparsable, invalid.
+TOKEN_GONE_CODES = frozenset({286, 280, 9, 260})
+SCAN_BATCH = 2000
+EVENT_BATCH = 500
+IDLE_TOKEN_SECONDS = 30.0
+
+_SCHEMA = f"""
+CREATE VIRTUAL TABLE docs USING fts5(subject, code, meta, body, tags, tokenize='unicode61 remove_diacritics 0');
+INSERT INTO docs(docs, rank) VALUES('rank', 'bm25({", ".join(str(w) for w in rules.COLUMN_WEIGHTS)})');
+CREATE TABLE records (
+    rid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, year INTEGER, type_key TEXT, sender_key TEXT,
+    state TEXT, source TEXT, restricted INTEGER NOT NULL, sort_date TEXT NOT NULL, display TEXT NOT NULL);
+CREATE INDEX records_by_date ON records(sort_date);
+CREATE INDEX records_by_year ON records(year, sort_date);
+"""
+
+
+def index_path(var_dir: Path, database: str) -> Path:
+    return Path(var_dir) / "archive-search" / f"{database}.sqlite3"
+
+
+@dataclass
+class SearchResult:
+    total: int
+    results: list[dict]
+
+
+class SearchIndex:
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._writer = self._connect()
+        self._write_lock = threading.Lock()
+        self._local = threading.local()
+        self._scan_lock = threading.Lock()
+        self._rebuilding = False
+        self.started_with: str | None = None  # "resume" or "rebuild", for operators and tests
+        self.applied = 0  # changes applied since this process opened the index
+        with self._write_lock, self._writer:
+            self._writer.execute("CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+            if self._get("schema") != SCHEMA_VERSION:
+                self._create_tables()
+
+    # --- connections ----------------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")  # the index is derived: losing the last commits costs a replay
+        conn.execute("PRAGMA cache_size=-65536")
+        conn.execute("PRAGMA mmap_size=1073741824")
+        return conn
+
+    def _reader(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self._connect()
+        return conn
+
+    def close(self) -> None:
+        self._writer.close()
+
+    def _get(self, key: str) -> str | None:
+        row = self._writer.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def _set(self, key: str, value: str) -> None:
+        self._writer.execute("INSERT OR REPLACE INTO state(key, value) VALUES (?, ?)", (key, value))
+
+    def _create_tables(self) -> None:
+        # Called inside a transaction: readers keep the old tables until it commits.
+        self._writer.execute("DROP TABLE IF EXISTS docs")
+        self._writer.execute("DROP TABLE IF EXISTS records")
+        for statement in filter(str.strip, _SCHEMA.split(";")):
+            self._writer.execute(statement)
+        self._writer.execute("DELETE FROM state WHERE key = 'resume_token'")
+        self._set("schema", SCHEMA_VERSION)
+
+    def resume_token(self) -> dict | None:
+        with self._write_lock:
+            raw = self._get("resume_token")
+        return json.loads(raw) if raw else None
+
+    def count(self) -> int:
+        return self._reader().execute("SELECT count(*) FROM records").fetchone()[0]
+
+    # --- writing --------------------------------------------------------------------------
+
+    def _upsert(self, record: dict, body: str | None) -> None:
+        row = rules.index_row(record)
+        w = self._writer
+        found = w.execute("SELECT rid FROM records WHERE id = ?", (row.id,)).fetchone()
+        values = (row.year, row.type_key, row.sender_key, row.state, row.source, int(row.restricted), row.sort_date,
+                  json.dumps(row.display, ensure_ascii=False, default=str))
+        if found:
+            rid = found[0]
+            if body is None:  # no text given: keep what the index has
+                body = (w.execute("SELECT body FROM docs WHERE rowid = ?", (rid,)).fetchone() or ("",))[0]
+            w.execute("UPDATE records SET year=?, type_key=?, sender_key=?, state=?, source=?, restricted=?, "
+                      "sort_date=?, display=? WHERE rid=?", (*values, rid))
+            w.execute("DELETE FROM docs WHERE rowid = ?", (rid,))
+        else:
+            rid = w.execute("INSERT INTO records(id, year, type_key, sender_key, state, source, restricted, sort_date, "
+                            "display) VALUES (?,?,?,?,?,?,?,?,?)", (row.id, *values)).lastrowid
+        w.execute("INSERT INTO docs(rowid, subject, code, meta, body, tags) VALUES (?,?,?,?,?,?)",
+                  (rid, row.subject, row.code, row.meta, body or "", row.tags))
+
+    def _remove(self, rid_text: str) -> None:
+        found = self._writer.execute("SELECT rid FROM records WHERE id = ?", (rid_text,)).fetchone()
+        if found:
+            self._writer.execute("DELETE FROM docs WHERE rowid = ?", found)
+            self._writer.execute("DELETE FROM records WHERE rid = ?", found)
+
+    def _set_body(self, rid_text: str, text: str | None) -> None:
+        found = self._writer.execute("SELECT rid FROM records WHERE id = ?", (rid_text,)).fetchone()
+        if found:  # a text whose record is not indexed (yet) is picked up with the record
+            self._writer.execute("UPDATE docs SET body = ? WHERE rowid = ?", (rules.fold_text(text), found[0]))
+
+    def apply(self, changes: Iterable[tuple[str, str, dict | None, str | None]], token: dict | None) -> int:
+        """Applies changes — (collection, id, document or None when deleted, PDF text or None) —
+        and records the token they bring the index to, in one transaction."""
+        n = 0
+        with self._write_lock:
+            self._writer.execute("BEGIN IMMEDIATE")
+            try:
+                for collection, rid, doc, text in changes:
+                    n += 1
+                    if collection == TEXTS:
+                        self._set_body(rid, doc.get("text") if doc else None)
+                    elif doc is None or not rules.is_searchable(doc):
+                        self._remove(rid)
+                    else:
+                        self._upsert(doc, rules.fold_text(text) if text is not None else None)
+                if token is not None:
+                    self._set("resume_token", json.dumps(token))
+                self._writer.execute("COMMIT")
+            except BaseException:
+                self._writer.execute("ROLLBACK")
+                raise
+        self.applied += n
+        return n
+
+    # --- rebuilding and following ---------------------------------------------------------
+
+    async def rebuild(self, db: AsyncDatabase) -> int:
+        """Everything again from a full scan of `records` (texts fetched per batch). The old
+        index answers queries until the new one commits. Returns the records indexed."""
+        async with await db.watch(_PIPELINE, full_document="updateLookup") as stream:
+            token = stream.resume_token
+            if token is None:  # the first answer carries the position; an event here is replayed later
+                await stream.try_next()
+                token = stream.resume_token
+        started = time.perf_counter()
+        n = 0
+        try:
+            await _in_thread(self._begin_rebuild)
+            batch: list[dict] = []
+            async for record in db[RECORDS].find({}, sort=[("_id", 1)], batch_size=SCAN_BATCH):
+                batch.append(record)
+                if len(batch) >= SCAN_BATCH:
+                    n += await self._scan_batch(db, batch)
+                    batch = []
+            if batch:
+                n += await self._scan_batch(db, batch)
+            await _in_thread(self._end_rebuild, token)
+        except BaseException:
+            await _in_thread(self._abort_rebuild)
+            raise
+        log.info("search index rebuilt", records=n, seconds=round(time.perf_counter() - started, 1), path=str(self.path))
+        return n
+
+    def _begin_rebuild(self) -> None:
+        self._write_lock.acquire()  # held until the rebuild commits or aborts
+        self._writer.execute("BEGIN IMMEDIATE")
+        self._create_tables()
+        self._rebuilding = True
+
+    def _end_rebuild(self, token: dict | None) -> None:
+        with self._scan_lock:
+            if token is not None:
+                self._set("resume_token", json.dumps(token))
+            self._set("rebuilds", str(int(self._get("rebuilds") or 0) + 1))
+            self._writer.execute("COMMIT")
+            self._rebuilding = False
+            self._write_lock.release()
+
+    def _abort_rebuild(self) -> None:
+        with self._scan_lock:
+            if not self._rebuilding:
+                return
+            self._rebuilding = False
+            try:
+                if self._writer.in_transaction:
+                    self._writer.execute("ROLLBACK")
+            finally:
+                self._write_lock.release()
+
+    async def _scan_batch(self, db: AsyncDatabase, batch: list[dict]) -> int:
+        ids = [r["_id"] for r in batch]
+        texts = {t["_id"]: t.get("text") async for t in db[TEXTS].find({"_id": {"$in": ids}})}
+
+        def write() -> int:  # the write lock is already held by the rebuild
+            n = 0
+            with self._scan_lock:
+                if not self._rebuilding:  # aborted (cancelled) while this batch waited for a thread
+                    return 0
+                for record in batch:
+                    if rules.is_searchable(record):
+                        text = texts.get(record["_id"])
+                        self._upsert(record, rules.fold_text(text) if text else "")
+                        n += 1
+            return n
+
+        return await _in_thread(write)
+
+    async def _apply_events(self, db: AsyncDatabase, events: list[dict], token: dict | None) -> None:
+        record_ids = [e["documentKey"]["_id"] for e in events if e["ns"]["coll"] == RECORDS and e.get("fullDocument")]
+        texts = {t["_id"]: t.get("text") async for t in db[TEXTS].find({"_id": {"$in": record_ids}})} if record_ids else {}
+        changes = []
+        for e in events:
+            coll, rid = e["ns"]["coll"], e["documentKey"]["_id"]
+            # updateLookup gives the document as it is now; None means it is gone by now.
+            doc = e.get("fullDocument") if e["operationType"] != "delete" else None
+            changes.append((coll, rid, doc, texts.get(rid, "") if coll == RECORDS and doc else None))
+        await _in_thread(self.apply, changes, token)
+
+    async def start(self, db: AsyncDatabase) -> None:
+        """Resumes from the stored token, or rebuilds when there is none."""
+        if self.resume_token() is None:
+            await self.rebuild(db)
+            self.started_with = "rebuild"
+        else:
+            self.started_with = "resume"
+
+    async def follow(self, db: AsyncDatabase, *, max_await_ms: int = 500) -> None:
+        """Keeps the index current for as long as it runs (cancel it to stop)."""
+        await self.start(db)
+        delay = 0.5
+        while True:
+            token = self.resume_token()
+            try:
+                async with await db.watch(_PIPELINE, full_document="updateLookup", resume_after=token,
+                                          max_await_time_ms=max_await_ms, batch_size=EVENT_BATCH) as stream:
+                    delay, kept_at = 0.5, time.monotonic()
+                    while True:
+                        events = []
+                        while len(events) < EVENT_BATCH:
+                            event = await stream.try_next()
+                            if event is None:
+                                break
+                            if event["operationType"] in ("invalidate", "drop", "dropDatabase", "rename"):
+                                raise _Invalidated(event["operationType"])
+                            if event["operationType"] in ("insert", "update", "replace", "delete"):
+                                events.append(event)
+                        # An idle stream's token moves too (other collections' writes); it is kept
+                        # now and then so a restart does not replay from far back.
+                        idle_due = time.monotonic() - kept_at > IDLE_TOKEN_SECONDS and stream.resume_token != token
+                        if events or idle_due:
+                            token = stream.resume_token
+                            await self._apply_events(db, events, token)
+                            kept_at = time.monotonic()
+            except _Invalidated as exc:
+                log.warning("search index: change stream invalidated, rebuilding", reason=str(exc))
+                await self.rebuild(db)
+            except OperationFailure as exc:
+                if exc.code in TOKEN_GONE_CODES or "resume" in str(exc).lower():
+                    log.warning("search index: resume token not usable, rebuilding", error=str(exc), code=exc.code)
+                    await self.rebuild(db)
+                else:
+                    log.warning("search index: change stream failed, retrying", error=str(exc), retry_in=delay)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 30)
+            except PyMongoError as exc:
+                log.warning("search index: store unreachable, retrying", error=str(exc), retry_in=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30)
+
+    # --- querying -------------------------------------------------------------------------
+
+    def search(self, query: rules.SearchQuery) -> SearchResult:
+        """Ranked full-text results, or with no words the filtered listing, newest first."""
+        conn = self._reader()
+        if not query.has_text:
+            return self._listing(conn, query)
+        expression = rules.match_expression(query)
+        rows = conn.execute("SELECT rowid, rank FROM docs WHERE docs MATCH ? ORDER BY rank LIMIT ? OFFSET ?",
+                            (expression, query.limit, query.offset)).fetchall()
+        if len(rows) < query.limit and (rows or query.offset == 0):
+            total = query.offset + len(rows)  # the last page: no need to count
+        else:
+            total = conn.execute("SELECT count(*) FROM docs WHERE docs MATCH ?", (expression,)).fetchone()[0]
+        return SearchResult(total, self._results(conn, rows, rules.match_expression(query) if rows else None))
+
+    def _results(self, conn: sqlite3.Connection, rows: list[tuple[int, float]], expression: str | None) -> list[dict]:
+        if not rows:
+            return []
+        rids = [r[0] for r in rows]
+        marks = ",".join("?" * len(rids))
+        display = dict(conn.execute(f"SELECT rid, display FROM records WHERE rid IN ({marks})", rids).fetchall())
+        results = []
+        for rid, score in rows:
+            item = json.loads(display[rid])
+            item["score"] = float(f"{-score:.6g}") if score is not None else None  # bm25: lower is better
+            if expression:
+                found = conn.execute("SELECT snippet(docs, -1, '[', ']', '…', 16) FROM docs WHERE docs MATCH ? "
+                                     "AND rowid = ?", (expression, rid)).fetchone()
+                item["snippet"] = found[0] if found else None
+            results.append(item)
+        return results
+
+    def _listing(self, conn: sqlite3.Connection, query: rules.SearchQuery) -> SearchResult:
+        f = query.filters
+        where, args = [], []
+        for column, value in (("year", f.year), ("state", f.state and f.state), ("source", f.source)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                args.append(rules.fold_text(value) if isinstance(value, str) else value)
+        if f.type_name:
+            where.append("type_key = ?")
+            args.append(rules.type_tag(f.type_name)[1:])
+        if f.sender:
+            where.append("sender_key = ?")
+            args.append(rules.sender_tag(f.sender)[1:])
+        if f.dossier:
+            where.append("rid IN (SELECT rowid FROM docs WHERE docs MATCH ?)")
+            args.append(f'tags : "{rules.dossier_tag(f.dossier)}"')
+        if query.visible_to is not None:
+            where.append("(restricted = 0 OR rid IN (SELECT rowid FROM docs WHERE docs MATCH ?))")
+            args.append(f'tags : "{rules.user_tag(query.visible_to)}"')
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        total = conn.execute(f"SELECT count(*) FROM records {clause}", args).fetchone()[0]
+        rows = conn.execute(f"SELECT rid, NULL FROM records {clause} ORDER BY sort_date DESC, rid DESC LIMIT ? OFFSET ?",
+                            [*args, query.limit, query.offset]).fetchall()
+        return SearchResult(total, self._results(conn, rows, None))
+
+
+class _Invalidated(Exception):
+    pass
+
+
+async def _in_thread(fn, *args):
+    """Runs blocking SQLite work in a thread; when the caller is cancelled, the work still
+    finishes before the cancellation goes on, so nothing else touches the connection meanwhile."""
+    future = asyncio.get_running_loop().run_in_executor(None, fn, *args)
+    try:
+        return await asyncio.shield(future)
+    except asyncio.CancelledError:
+        with contextlib.suppress(BaseException):
+            await future
+        raise
+
+
+_PIPELINE: list[dict[str, Any]] = [{"$match": {"ns.coll": {"$in": [RECORDS, TEXTS]}}}]
