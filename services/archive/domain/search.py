@@ -74,7 +74,8 @@ def source_tag(source: str) -> str:
     return f"o{_key(source)}"
 
 
-PUBLIC_TAG = "apublic"
+RESTRICTED_TAG = "arestricted"
+OTHER_STATE_TAG = "xother"  # any state but "kept"
 
 
 def user_tag(user: str) -> str:
@@ -139,7 +140,11 @@ def index_row(record: dict) -> IndexRow:
     dossiers = [d for d in record.get("dossiers") or [] if isinstance(d, str)]
     restricted, users = _access(record)
     type_name = record.get("type_name") or ""
-    tags = [state_tag(state), source_tag(source)]
+    # Tokens that nearly every record carries ("kept", "not restricted") are left out: bm25 reads a
+    # phrase's whole posting list once per query, so such a filter would cost a pass over the index.
+    tags = [source_tag(source)]
+    if state != "kept":
+        tags += [OTHER_STATE_TAG, state_tag(state)]
     if year:
         tags.append(year_tag(year))
     if type_name:
@@ -147,7 +152,8 @@ def index_row(record: dict) -> IndexRow:
     if sender.get("organ_id"):
         tags.append(sender_tag(sender["organ_id"]))
     tags += [dossier_tag(d) for d in dossiers]
-    tags += [user_tag(u) for u in users] if restricted else [PUBLIC_TAG]
+    if restricted:
+        tags += [RESTRICTED_TAG, *(user_tag(u) for u in users)]
     meta = " ".join(filter(None, [type_name, record.get("signer"), sender.get("name"), sender.get("organ_id"),
                                   *(r.get("name") for r in recipients), *dossiers]))
     issued = record.get("issued_date")
@@ -192,7 +198,7 @@ class Filters:
             tags.append(sender_tag(self.sender))
         if self.dossier:
             tags.append(dossier_tag(self.dossier))
-        if self.state:
+        if self.state and fold_text(self.state).strip() != "kept":
             tags.append(state_tag(self.state))
         if self.source:
             tags.append(source_tag(self.source))
@@ -252,9 +258,17 @@ def match_expression(query: SearchQuery, *, include_text: bool = True) -> str | 
     tags = query.filters.tags()
     if tags:
         parts.append("tags : (" + " AND ".join(_quoted([t]) for t in tags) + ")")
-    if query.visible_to is not None:
-        parts.append(f'tags : ("{PUBLIC_TAG}" OR {_quoted([user_tag(query.visible_to)])})')
-    return " AND ".join(parts) or None
+    excluded = []
+    if query.filters.state and fold_text(query.filters.state).strip() == "kept":
+        excluded.append(f'tags : "{OTHER_STATE_TAG}"')
+    if query.visible_to is not None:  # restricted records that do not name this user
+        excluded.append(f'(tags : "{RESTRICTED_TAG}" NOT tags : {_quoted([user_tag(query.visible_to)])})')
+    if not parts and excluded:
+        return None  # FTS5 cannot start with NOT; the caller lists instead
+    expression = " AND ".join(parts)
+    for part in excluded:
+        expression = f"({expression}) NOT {part}"
+    return expression or None
 
 
 def visible_to(member: StaffMember) -> str | None:

@@ -64,7 +64,8 @@ async def run_search(ctx: ServiceContext, *, q: str | None, user: str | None, ye
         raise HTTPException(422, str(exc)) from exc
     query = rules.SearchQuery(terms=terms, filters=filters, visible_to=rules.visible_to(member), limit=limit, offset=offset)
     found = await asyncio.to_thread(search_index(ctx).search, query)
-    return {"q": q or "", "terms": [" ".join(t) for t in terms], "total": found.total, "limit": limit, "offset": offset,
+    return {"q": q or "", "terms": [" ".join(t) for t in terms], "total": found.total, "total_exact": found.total_exact,
+            "limit": limit, "offset": offset,
             "results": found.results}
 
 
