@@ -21,9 +21,11 @@ from devstack.processes import (
     python,
     start_embedded_store,
 )
+from shared.auth import PORTAL_ISSUER, ensure_keys
 from shared.config import REPO_ROOT
 
 AGENCIES_FILE = REPO_ROOT / "deploy" / "local-axis" / "agencies.json"
+ISSUERS = (PORTAL_ISSUER, *SERVICES)
 DEFAULT_AXIS_PORT = 8200
 DEFAULT_TSA_PORT = 8210
 DEFAULT_STORE_PORT = 27018
@@ -110,6 +112,10 @@ def _start(stack: Stack, options: StackOptions, ports: dict[str, int]) -> None:
     for name, port in ports.items():
         env[f"{name.upper()}_URL"] = f"http://127.0.0.1:{port}"
     token_setup(var_dir, env)
+    # Token issuers' keys (R-15.5): the portal names users, each service names only itself.
+    auth_dir = var_dir / "auth"
+    ensure_keys(auth_dir, ISSUERS)
+    env["AUTH_KEYS_DIR"] = str(auth_dir)
 
     axis_dir = var_dir / "axis"
     own_ca = token_dir / "pki" / "ca.crt.pem"

@@ -8,6 +8,7 @@ the way is caught at the next hop.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 
 import httpx
 from gridfs import AsyncGridFSBucket
@@ -77,16 +78,19 @@ class BlobStore:
 class BlobClient:
     """Fetches a BlobRef from the service that owns it and checks what arrived."""
 
-    def __init__(self, settings: Settings, *, client: httpx.AsyncClient | None = None) -> None:
+    def __init__(self, settings: Settings, *, client: httpx.AsyncClient | None = None,
+                 token: Callable[[], str] | None = None) -> None:
         self._settings = settings
         self._client = client or httpx.AsyncClient(timeout=settings.http_timeout_seconds)
+        self._token = token  # the calling service's own short-lived token (R-15.5)
 
     def url(self, ref: BlobRef) -> str:
         return f"{self._settings.service_url(ref.service)}/blobs/{ref.sha256}"
 
     async def fetch(self, ref: BlobRef) -> bytes:
         try:
-            response = await self._client.get(self.url(ref))
+            headers = {"Authorization": f"Bearer {self._token()}"} if self._token else None
+            response = await self._client.get(self.url(ref), headers=headers)
         except httpx.HTTPError as exc:
             raise BlobUnavailable(f"{ref.service} unreachable: {exc}") from exc
         if response.status_code == 404:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     signing_url: str = "http://127.0.0.1:8104"
     archive_url: str = "http://127.0.0.1:8105"
     http_timeout_seconds: float = 30.0
+    # Ed25519 keys of the token issuers: `<issuer>.pub` for every verifier, `<name>.key`
+    # only for the process that is that issuer (the portal; each service for its own calls).
+    auth_keys_dir: Path | None = None  # unset: VAR_DIR/auth
+    portal_url: str = "http://127.0.0.1:8106"
 
     # --- the interconnection axis -------------------------------------------------------
     axis_url: str = "http://127.0.0.1:8200"
@@ -100,6 +104,12 @@ class Settings(BaseSettings):
 
     def holders_of_keys(self) -> dict[str, list[str]]:
         return self.key_holders or {self.chairman_key_label: ["chairman"], self.agency_key_label: ["clerk"]}
+
+    @model_validator(mode="after")
+    def _derived_paths(self) -> "Settings":
+        if self.auth_keys_dir is None:
+            self.auth_keys_dir = self.var_dir / "auth"
+        return self
 
     def database_name(self, service: str) -> str:
         return f"{self.database_prefix}_{service}"

@@ -18,11 +18,12 @@ from urllib.parse import urlparse
 import aio_pika
 import uvicorn
 from aio_pika.abc import AbstractRobustConnection
-from fastapi import APIRouter, FastAPI, HTTPException, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from shared.audit_chain import AuditChainer
+from shared.auth import BLOB_RULE, AccessRules, TokenIssuer, authorizer, missing_rules
 from shared.blobs import BlobClient, BlobIntegrityError, BlobNotFound, BlobStore
 from shared.bus import topology
 from shared.bus.consumer import Delivery, QueueConsumer, Reject
@@ -69,6 +70,11 @@ class ServiceDefinition:
     on_shutdown: list[Hook] = field(default_factory=list)
     readiness: list[ReadinessCheck] = field(default_factory=list)  # beyond store and broker
     title: str = ""
+    # Who may call which route: the service's `domain/access.py`. Every route needs one.
+    access: AccessRules = field(default_factory=dict)
+    # How a caller is recognised; default: the bearer token (shared/auth.py). The portal's is
+    # its sign-in session cookie. Called with (rules, settings), returns a FastAPI dependency.
+    guard: Callable[[AccessRules, Settings], Callable[..., Awaitable[Any]]] | None = None
 
 
 def _dispatcher(definition: ServiceDefinition, ctx: ServiceContext):
@@ -128,7 +134,9 @@ def create_app(definition: ServiceDefinition, settings: Settings | None = None) 
         await store.ensure_indexes()
         blobs = BlobStore(store, definition.name)  # type: ignore[arg-type]
         await blobs.ensure_indexes()
-        ctx = ServiceContext(definition.name, settings, store, blobs, BlobClient(settings))
+        issuer = TokenIssuer(settings.auth_keys_dir, definition.name)
+        ctx = ServiceContext(definition.name, settings, store, blobs, BlobClient(settings, token=issuer.service_token))
+        ctx.extras["token_issuer"] = issuer
         app.state.ctx = ctx
         for hook in definition.on_startup:
             await hook(ctx)
@@ -162,6 +170,9 @@ def create_app(definition: ServiceDefinition, settings: Settings | None = None) 
 
     app = FastAPI(title=definition.title or f"vanthu {definition.name}", lifespan=lifespan)
     app.add_middleware(_AuditOrigin)
+    rules = {**BLOB_RULE, **definition.access}
+    guard = definition.guard or (lambda rules, settings: authorizer(rules, settings.auth_keys_dir))
+    authorize = Depends(guard(rules, settings))
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict:
@@ -183,7 +194,7 @@ def create_app(definition: ServiceDefinition, settings: Settings | None = None) 
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-    @app.get("/blobs/{sha256}", tags=["blobs"])
+    @app.get("/blobs/{sha256}", tags=["blobs"], dependencies=[authorize])
     async def get_blob(sha256: str, request: Request) -> Response:
         ctx: ServiceContext = request.app.state.ctx
         try:
@@ -195,7 +206,10 @@ def create_app(definition: ServiceDefinition, settings: Settings | None = None) 
         return Response(data, media_type="application/octet-stream")
 
     for router in definition.routers:
-        app.include_router(router)
+        app.include_router(router, dependencies=[authorize])
+    included = [route for router in definition.routers for route in router.routes]
+    if missing := missing_rules([*app.routes, *included], rules):
+        raise RuntimeError(f"{definition.name}: routes without an access rule (domain/access.py): {missing}")
     return app
 
 

@@ -19,6 +19,8 @@ from pathlib import Path
 import pytest
 
 from devstack.processes import ManagedProcess, Stack, ensure_rabbitmq, free_port, start_embedded_store
+from devstack.stack import ISSUERS
+from shared.auth import ensure_keys
 from shared.config import Settings
 
 
@@ -67,7 +69,8 @@ def amqp_url():
 
 @pytest.fixture
 def settings(mongodb_url, amqp_url, tmp_path) -> Settings:
-    """Settings with a database prefix of its own for this test."""
+    """Settings with a database prefix of its own for this test (and token keys under its var)."""
+    ensure_keys(tmp_path / "auth", ISSUERS)
     return Settings(
         mongodb_url=mongodb_url,
         amqp_url=amqp_url,

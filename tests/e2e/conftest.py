@@ -9,6 +9,7 @@ import uuid
 import pytest
 
 from devstack.stack import StackOptions, start_stack
+from staff_http import http
 
 
 @pytest.fixture(scope="module")
@@ -18,5 +19,6 @@ def system(tmp_path_factory, mongodb_url, amqp_url):
                                               database_prefix=f"e2e{uuid.uuid4().hex[:8]}", axis_poll_interval=0.5))
     urls = {name: stack.env[f"{name.upper()}_URL"] for name in ("gateway", "intake", "dispatch", "signing", "archive")}
     urls["axis"] = stack.env["AXIS_URL"]
+    http.use_keys(stack.env["AUTH_KEYS_DIR"])  # calls carry staff tokens
     yield stack, urls
     stack.stop_all()

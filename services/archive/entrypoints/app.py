@@ -25,6 +25,7 @@ from shared.contracts.messages import (
     OutgoingDocumentIssued,
 )
 from shared.service import ServiceContext, ServiceDefinition, ctx_of, serve
+from services.archive.domain.access import ACCESS
 
 router = APIRouter(tags=["archive"])
 
@@ -80,6 +81,7 @@ async def startup(ctx: ServiceContext) -> None:
 definition = ServiceDefinition(
     name="archive",
     title="vanthu archive — records, files and their hashes",
+    access=ACCESS,
     handlers={IncomingDocumentRegistered: on_incoming_registered, OutgoingDocumentIssued: on_outgoing_issued,
               IncomingDocumentRecalled: on_incoming_recalled},
     routers=[router, dossiers_api.router, integrity_api.router, package_api.router, search_api.router],

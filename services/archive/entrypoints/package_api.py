@@ -22,6 +22,7 @@ from fastapi.responses import StreamingResponse
 from services.archive.domain.bag import PackageError
 from services.archive.handlers.packages import CHUNK, MAX_UNPACKED_BYTES, SPOOL_BYTES, import_dossier, write_package
 from shared.service import ctx_of
+from shared.auth import acting_user
 
 router = APIRouter(tags=["archive packages"])
 
@@ -60,7 +61,7 @@ async def export_package(code: str, request: Request) -> StreamingResponse:
 
 
 @router.post("/dossiers/import", status_code=201)
-async def import_package(request: Request, by: str = Query(..., min_length=1)) -> dict:
+async def import_package(request: Request, by: str | None = Query(None, min_length=1)) -> dict:
     ctx = ctx_of(request)
     limit = int(getattr(ctx.settings, "package_max_bytes", None) or MAX_UNPACKED_BYTES) + 64 * 1024**2
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
@@ -76,6 +77,6 @@ async def import_package(request: Request, by: str = Query(..., min_length=1)) -
                                       "loi": "Hãy gửi tệp zip của gói trong thân yêu cầu", "problems": []})
         spool.seek(0)
         try:
-            return await import_dossier(ctx, spool, by)
+            return await import_dossier(ctx, spool, acting_user(request, by))
         except PackageError as exc:
             raise _http(exc) from exc

@@ -13,6 +13,7 @@ from services.archive.domain import search as rules
 from shared.logging import get_logger
 from shared.service import ServiceContext, ctx_of
 from shared.staff import load_staff
+from shared.auth import acting_user
 
 log = get_logger(__name__)
 router = APIRouter(tags=["search"])
@@ -78,5 +79,5 @@ async def search(request: Request, q: str | None = Query(None, max_length=rules.
                  year: int | None = None, type: str | None = None, sender: str | None = None, dossier: str | None = None,
                  state: str | None = None, source: str | None = None,
                  limit: int = Query(20, ge=1, le=100), offset: int = Query(0, ge=0, le=10_000)) -> dict:
-    return await run_search(ctx_of(request), q=q, user=user, year=year, type_name=type, sender=sender, dossier=dossier,
+    return await run_search(ctx_of(request), q=q, user=acting_user(request, user), year=year, type_name=type, sender=sender, dossier=dossier,
                             state=state, source=source, limit=limit, offset=offset)

@@ -40,6 +40,8 @@ from shared.contracts.messages import (
     StatusReceived,
 )
 from shared.service import ServiceContext, ServiceDefinition, ctx_of, serve
+from services.dispatch.domain.access import ACCESS
+from shared.auth import acting_user
 
 router = APIRouter(tags=["outgoing"])
 MAX_UPLOAD = 64 * 1024 * 1024
@@ -65,7 +67,7 @@ async def submit_outgoing(
     urgency: int = Form(0, description="0 thường, 1 khẩn, 2 thượng khẩn, 3 hỏa tốc"),
     due_date: dt.date | None = Form(None),
     drafting_unit: str = Form("VP"),
-    requested_by: str = Form("vanthu", description="the clerk who issues it and applies the agency signature"),
+    requested_by: str | None = Form(None, description="the clerk who issues it and applies the agency signature (the caller)"),
     approved_by: str = Form("chutich", description="the leader who approved it and signs with their own key"),
     category: str = Form("normal", description="normal, legal_normative, finance, personnel, complaint (R-5.2: also on paper)"),
 ) -> dict:
@@ -87,7 +89,7 @@ async def submit_outgoing(
             urgency=urgency,
             due_date=due_date,
             drafting_unit=drafting_unit,
-            requested_by=requested_by,
+            requested_by=acting_user(request, requested_by),
             approved_by=approved_by,
             category=category,
             annexes=[(a.filename or f"phu-luc-{i}.pdf", await a.read(MAX_UPLOAD + 1)) for i, a in enumerate(annexes or [], 1)],
@@ -112,7 +114,7 @@ async def list_outgoing(request: Request, state: str | None = None, limit: int =
 
 
 class RecallIn(BaseModel):
-    by: str = Field(min_length=1, description="Chủ tịch hoặc Phó Chủ tịch quyết định thu hồi")
+    by: str | None = Field(None, min_length=1, description="Chủ tịch hoặc Phó Chủ tịch quyết định thu hồi")
     reason: str = Field("", max_length=2000)
 
 
@@ -120,7 +122,7 @@ class RecallIn(BaseModel):
 async def recall(key: str, body: RecallIn, request: Request) -> dict:
     """R-7.4: a recall notice (status 13) to every recipient; follow each answer on its delivery."""
     try:
-        record = await recall_outgoing(ctx_of(request), key, by=body.by, reason=body.reason)
+        record = await recall_outgoing(ctx_of(request), key, by=acting_user(request, body.by), reason=body.reason)
     except RecallRefused as exc:
         raise HTTPException(404 if exc.missing else 422, {"problems": exc.problems}) from exc
     return {"id": key, "recall": record["recall"],
@@ -128,7 +130,7 @@ async def recall(key: str, body: RecallIn, request: Request) -> dict:
 
 
 class PaperSentIn(BaseModel):
-    by: str = Field(min_length=1)
+    by: str | None = Field(None, min_length=1)
     sent_on: dt.date
     method: str = Field(description="bưu điện, trực tiếp, giao liên")
     reference: str = Field("", max_length=200, description="số phiếu gửi, mã bưu gửi …")
@@ -138,7 +140,7 @@ class PaperSentIn(BaseModel):
 async def paper_sent(key: str, organ_id: str, body: PaperSentIn, request: Request) -> dict:
     """R-5.2: the clerk records the paper copy to one recipient as sent."""
     try:
-        return await record_paper_sent(ctx_of(request), key, organ_id, by=body.by, sent_on=body.sent_on, method=body.method,
+        return await record_paper_sent(ctx_of(request), key, organ_id, by=acting_user(request, body.by), sent_on=body.sent_on, method=body.method,
                                        reference=body.reference)
     except PaperRefused as exc:
         raise HTTPException(404 if exc.missing else 422, {"problems": exc.problems}) from exc
@@ -174,14 +176,14 @@ async def owed_replies(request: Request) -> list[dict]:
 async def cancel(key: str, body: RecallIn, request: Request) -> dict:
     """R-7.2b: cancel a document that will not be issued; a number it has stays taken."""
     try:
-        record = await cancel_outgoing(ctx_of(request), key, by=body.by, reason=body.reason)
+        record = await cancel_outgoing(ctx_of(request), key, by=acting_user(request, body.by), reason=body.reason)
     except RecallRefused as exc:
         raise HTTPException(404 if exc.missing else 422, {"problems": exc.problems}) from exc
     return {"id": key, "state": record["state"], "cancellation": record["cancellation"]}
 
 
 class FormatCheckIn(BaseModel):
-    by: str = Field(min_length=1, description="văn thư")
+    by: str | None = Field(None, min_length=1, description="văn thư")
     passed: bool
     remarks: str = Field("", max_length=4000)
 
@@ -190,7 +192,7 @@ class FormatCheckIn(BaseModel):
 async def clerk_format_check(key: str, body: FormatCheckIn, request: Request) -> dict:
     """R-7.2: the clerk checks the format of a leader-signed document; passed, it is numbered."""
     try:
-        record = await format_check(ctx_of(request), key, by=body.by, passed=body.passed, remarks=body.remarks)
+        record = await format_check(ctx_of(request), key, by=acting_user(request, body.by), passed=body.passed, remarks=body.remarks)
     except CheckRefused as exc:
         raise HTTPException(404 if exc.missing else 422, {"problems": exc.problems}) from exc
     return _public(record)
@@ -246,6 +248,7 @@ async def startup(ctx: ServiceContext) -> None:
 definition = ServiceDefinition(
     name="dispatch",
     title="vanthu dispatch — numbering, signing and issuing outgoing documents",
+    access=ACCESS,
     handlers={
         SignatureApplied: on_signature_applied,
         IncomingDocumentRegistered: on_incoming_registered,

@@ -12,13 +12,14 @@ from pydantic import BaseModel, Field
 from services.dispatch.domain.drafts import DraftError
 from services.dispatch.handlers import drafts
 from shared.service import ctx_of
+from shared.auth import acting_user
 
 router = APIRouter(tags=["drafts"])
 MAX_UPLOAD = 64 * 1024 * 1024
 
 
 class Actor(BaseModel):
-    by: str = Field(min_length=1)
+    by: str | None = Field(None, min_length=1)
 
 
 class Comment(Actor):
@@ -49,7 +50,7 @@ async def _read(file: UploadFile) -> bytes:
 async def create(
     request: Request,
     file: UploadFile = File(..., description="dự thảo: PDF, DOCX hoặc ODT theo mẫu của xã"),
-    author: str = Form(...),
+    author: str | None = Form(None),
     type_name: str = Form(...),
     subject: str = Form(...),
     recipients: str = Form(..., description="mã định danh nơi nhận, cách nhau bởi dấu phẩy"),
@@ -63,28 +64,28 @@ async def create(
               "urgency": urgency, "due_date": due_date.isoformat() if due_date else None, "drafting_unit": drafting_unit,
               "category": category}
     return await _run(drafts.create_draft(ctx_of(request), name=file.filename or "du-thao", data=await _read(file),
-                                          author=author, fields=fields,
+                                          author=acting_user(request, author), fields=fields,
                                           answers=[a.strip() for a in answers.split(",") if a.strip()]))
 
 
 @router.post("/drafts/{draft_id}/versions")
-async def new_version(draft_id: str, request: Request, file: UploadFile = File(...), by: str = Form(...)) -> dict:
-    return await _run(drafts.add_version(ctx_of(request), draft_id, name=file.filename or "du-thao", data=await _read(file), by=by))
+async def new_version(draft_id: str, request: Request, file: UploadFile = File(...), by: str | None = Form(None)) -> dict:
+    return await _run(drafts.add_version(ctx_of(request), draft_id, name=file.filename or "du-thao", data=await _read(file), by=acting_user(request, by)))
 
 
 @router.post("/drafts/{draft_id}/submit")
 async def submit(draft_id: str, body: Actor, request: Request) -> dict:
-    return await _run(drafts.submit(ctx_of(request), draft_id, by=body.by))
+    return await _run(drafts.submit(ctx_of(request), draft_id, by=acting_user(request, body.by)))
 
 
 @router.post("/drafts/{draft_id}/return")
 async def return_with_comments(draft_id: str, body: Comment, request: Request) -> dict:
-    return await _run(drafts.return_with_comments(ctx_of(request), draft_id, by=body.by, comment=body.comment))
+    return await _run(drafts.return_with_comments(ctx_of(request), draft_id, by=acting_user(request, body.by), comment=body.comment))
 
 
 @router.post("/drafts/{draft_id}/approve")
 async def approve(draft_id: str, body: Actor, request: Request) -> dict:
-    return await _run(drafts.approve(ctx_of(request), draft_id, by=body.by))
+    return await _run(drafts.approve(ctx_of(request), draft_id, by=acting_user(request, body.by)))
 
 
 @router.get("/drafts/{draft_id}")

@@ -13,6 +13,7 @@ from services.gateway.handlers.send import accept_send_request, release_stuck_se
 from shared.contracts.messages import SendRequested
 from shared.logging import get_logger
 from shared.service import ServiceContext, ServiceDefinition, ctx_of, serve
+from services.gateway.domain.access import ACCESS
 
 log = get_logger(__name__)
 router = APIRouter(tags=["gateway"])
@@ -105,6 +106,7 @@ async def axis_sender(ctx: ServiceContext) -> None:
 definition = ServiceDefinition(
     name="gateway",
     title="vanthu gateway — exchange with the interconnection axis",
+    access=ACCESS,
     handlers={SendRequested: accept_send_request},
     routers=[router],
     background=[axis_poller, axis_sender],

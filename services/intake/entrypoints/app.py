@@ -18,6 +18,7 @@ from shared.contracts.messages import (
     StatusReceived,
 )
 from shared.service import ServiceContext, ServiceDefinition, ctx_of, serve
+from services.intake.domain.access import ACCESS
 
 router = APIRouter(tags=["incoming"])
 
@@ -68,6 +69,7 @@ async def startup(ctx: ServiceContext) -> None:
 definition = ServiceDefinition(
     name="intake",
     title="vanthu intake — verifying and registering incoming documents",
+    access=ACCESS,
     handlers={
         PackageReceived: on_package_received,
         SendStateChanged: on_send_state_changed,

@@ -14,7 +14,8 @@ from services.intake.domain import handling as rules
 from services.intake.handlers import handling
 from shared.clock import utcnow
 from shared.service import ctx_of
-from shared.staff import load_staff
+from shared.auth import acting_user
+from shared.staff import Role, load_staff
 from shared.workdays import CalendarError, load_calendar
 
 router = APIRouter(tags=["handling"])
@@ -30,7 +31,7 @@ class TaskIn(BaseModel):
 
 
 class AssignmentIn(BaseModel):
-    by: str = Field(min_length=1, description="Chủ tịch hoặc Phó Chủ tịch giao việc")
+    by: str | None = Field(None, min_length=1, description="Chủ tịch hoặc Phó Chủ tịch giao việc")
     lead: TaskIn
     cooperating: list[TaskIn] = Field(default_factory=list, max_length=20)
     note: str = Field("", max_length=4000, description="ý kiến chỉ đạo")
@@ -70,24 +71,24 @@ async def awaiting_assignment(request: Request, limit: int = 100) -> list[dict]:
 
 @router.post("/documents/{key}/assignment")
 async def assign(key: str, body: AssignmentIn, request: Request) -> dict:
-    return await _run(handling.assign(ctx_of(request), key, by=body.by, lead=body.lead.request(),
+    return await _run(handling.assign(ctx_of(request), key, by=acting_user(request, body.by), lead=body.lead.request(),
                                       cooperating=[c.request() for c in body.cooperating], note=body.note,
                                       reply_due=body.reply_due))
 
 
 @router.post("/documents/{key}/handling/{officer}/received")
 async def received(key: str, officer: str, request: Request) -> dict:
-    return await _run(handling.receive(ctx_of(request), key, officer=officer))
+    return await _run(handling.receive(ctx_of(request), key, officer=acting_user(request, officer)))
 
 
 @router.post("/documents/{key}/handling/{officer}/progress")
 async def progress(key: str, officer: str, body: OfficerNote, request: Request) -> dict:
-    return await _run(handling.record_progress(ctx_of(request), key, officer=officer, note=body.note))
+    return await _run(handling.record_progress(ctx_of(request), key, officer=acting_user(request, officer), note=body.note))
 
 
 @router.post("/documents/{key}/handling/{officer}/completed")
 async def completed(key: str, officer: str, body: OfficerNote, request: Request) -> dict:
-    return await _run(handling.complete(ctx_of(request), key, officer=officer, note=body.note))
+    return await _run(handling.complete(ctx_of(request), key, officer=acting_user(request, officer), note=body.note))
 
 
 @router.get("/officers/{officer}/work")
@@ -95,6 +96,8 @@ async def my_work(officer: str, request: Request) -> dict:
     """"My work" (R-6.4, R-9.4): the officer's tasks with where each stands — not yet received,
     in progress, due soon, overdue, done — and the replies they owe (R-10.3). Overdue first."""
     ctx = ctx_of(request)
+    if request.state.principal.role == Role.OFFICER:
+        acting_user(request, officer)  # an officer sees their own work only (R-15.5)
     if load_staff(ctx.settings.staff_file).get(officer) is None:
         raise HTTPException(404, f"Không có cán bộ '{officer}'.")
     calendar = load_calendar(ctx.settings.holiday_calendar_file)

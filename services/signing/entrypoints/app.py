@@ -13,6 +13,7 @@ from services.signing.handlers.sign import on_signature_requested
 from shared.contracts.messages import SignatureRequested
 from shared.logging import get_logger
 from shared.service import ServiceContext, ServiceDefinition, ctx_of, serve
+from services.signing.domain.access import ACCESS
 
 log = get_logger(__name__)
 router = APIRouter(tags=["signing"])
@@ -76,6 +77,7 @@ async def token_ready(ctx: ServiceContext) -> tuple[str, bool]:
 definition = ServiceDefinition(
     name="signing",
     title="vanthu signing — PAdES signatures with keys on the PKCS#11 token",
+    access=ACCESS,
     handlers={SignatureRequested: on_signature_requested},
     routers=[router, delegations_api.router],
     on_startup=[startup],

@@ -15,6 +15,7 @@ from services.signing.domain import custody
 from shared.clock import utcnow
 from shared.service import ctx_of
 from shared.staff import load_staff
+from shared.auth import acting_user
 
 router = APIRouter(tags=["key custody"])
 
@@ -25,11 +26,11 @@ class DelegationIn(BaseModel):
     valid_from: dt.datetime
     valid_until: dt.datetime
     document: str = Field(min_length=1, max_length=200, description="số, ký hiệu văn bản ủy quyền")
-    granted_by: str = Field(min_length=1, description="Chủ tịch UBND xã")
+    granted_by: str | None = Field(None, min_length=1, description="Chủ tịch UBND xã (the caller)")
 
 
 class RevokeIn(BaseModel):
-    revoked_by: str = Field(min_length=1)
+    revoked_by: str | None = Field(None, min_length=1)
     reason: str = Field("", max_length=1000)
 
 
@@ -40,6 +41,7 @@ def _public(row: dict) -> dict:
 @router.post("/delegations", status_code=201)
 async def grant(body: DelegationIn, request: Request) -> dict:
     ctx = ctx_of(request)
+    body.granted_by = acting_user(request, custody.user_of(body.granted_by) if body.granted_by else None)
     if body.valid_from.tzinfo is None or body.valid_until.tzinfo is None:
         raise HTTPException(422, {"problems": ["Thời điểm phải ghi múi giờ (ví dụ +07:00)."]})
     problems = custody.check_delegation(user=body.user, key_label=body.key_label, granted_by=body.granted_by,
@@ -71,6 +73,7 @@ async def list_delegations(request: Request, key_label: str | None = None) -> li
 @router.post("/delegations/{delegation_id}/revoke")
 async def revoke(delegation_id: str, body: RevokeIn, request: Request) -> dict:
     ctx = ctx_of(request)
+    body.revoked_by = acting_user(request, custody.user_of(body.revoked_by) if body.revoked_by else None)
     revoker = load_staff(ctx.settings.staff_file).get(custody.user_of(body.revoked_by))
     if revoker is None or revoker.role.value != "chairman":
         raise HTTPException(422, {"problems": ["Chỉ Chủ tịch UBND xã được thu hồi ủy quyền."]})
