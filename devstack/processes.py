@@ -17,8 +17,8 @@ from pathlib import Path
 
 import httpx
 
-SERVICES = ("gateway", "intake", "dispatch", "signing", "archive")
-DEFAULT_PORTS = {"gateway": 8101, "intake": 8102, "dispatch": 8103, "signing": 8104, "archive": 8105}
+SERVICES = ("gateway", "intake", "dispatch", "signing", "archive", "portal")
+DEFAULT_PORTS = {"gateway": 8101, "intake": 8102, "dispatch": 8103, "signing": 8104, "archive": 8105, "portal": 8106}
 
 
 def free_port() -> int:

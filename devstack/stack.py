@@ -25,7 +25,7 @@ from shared.auth import PORTAL_ISSUER, ensure_keys
 from shared.config import REPO_ROOT
 
 AGENCIES_FILE = REPO_ROOT / "deploy" / "local-axis" / "agencies.json"
-ISSUERS = (PORTAL_ISSUER, *SERVICES)
+ISSUERS = tuple(dict.fromkeys((PORTAL_ISSUER, *SERVICES)))
 DEFAULT_AXIS_PORT = 8200
 DEFAULT_TSA_PORT = 8210
 DEFAULT_STORE_PORT = 27018

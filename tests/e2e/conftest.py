@@ -17,7 +17,7 @@ def system(tmp_path_factory, mongodb_url, amqp_url):
     var = tmp_path_factory.mktemp("system")
     stack = start_stack(StackOptions.isolated(var, amqp_url=amqp_url, mongodb_url=mongodb_url,
                                               database_prefix=f"e2e{uuid.uuid4().hex[:8]}", axis_poll_interval=0.5))
-    urls = {name: stack.env[f"{name.upper()}_URL"] for name in ("gateway", "intake", "dispatch", "signing", "archive")}
+    urls = {name: stack.env[f"{name.upper()}_URL"] for name in ("gateway", "intake", "dispatch", "signing", "archive", "portal")}
     urls["axis"] = stack.env["AXIS_URL"]
     http.use_keys(stack.env["AUTH_KEYS_DIR"])  # calls carry staff tokens
     yield stack, urls

@@ -1,0 +1,3 @@
+from services.portal.entrypoints.app import main
+
+main()
