@@ -23,6 +23,15 @@ if ! command -v soffice >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends libreoffice-writer-nogui >/dev/null
 fi
 
+# The browser tests drive Debian's Chromium (Playwright with executable_path=/usr/bin/chromium;
+# no browser download). Only the test command asks for it.
+if [ "${VANTHU_BROWSER:-0}" = "1" ] && ! command -v chromium >/dev/null 2>&1; then
+  echo "installing Chromium (browser tests)"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+fi
+
 # RabbitMQ: Debian's package does not start itself; AMQP_URL points elsewhere when set.
 if [ -z "${AMQP_URL:-}" ] && ! (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null; then
   echo "starting RabbitMQ"
