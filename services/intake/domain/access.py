@@ -18,6 +18,7 @@ ACCESS = {
     ("GET", "/register/{year}/rows"): REGISTER_READERS,
     ("GET", "/register/{year}/export.{fmt}"): REGISTER_READERS,
     ("GET", "/handling/awaiting-assignment"): LEADERS | roles(Role.CLERK),
+    ("POST", "/documents/{key}/forward"): roles(Role.CLERK),
     ("POST", "/documents/{key}/assignment"): LEADERS,
     # the officer in the path must be the caller: checked by the route (acting_user)
     ("POST", "/documents/{key}/handling/{officer}/received"): roles(Role.OFFICER),

@@ -76,6 +76,20 @@ def _ensure_open(document: dict) -> dict:
     return handling
 
 
+def plan_forwarding(document: dict, *, by: str, note: str, staff: Staff, now: dt.datetime) -> dict:
+    """R-6.3, R-5.3: the clerk, having checked the arrival and its verification report, sends it to
+    the chairman with an optional note. The document is already in the chairman's queue (R-4.2b:
+    processed at once, never held back); this records that the focal point has seen and passed it.
+    Forwarding twice changes nothing."""
+    handling = _ensure_open(document)
+    clerk = staff.get(by)
+    if clerk is None or clerk.role != Role.CLERK:
+        raise HandlingError("Chỉ văn thư chuyển văn bản đến cho Chủ tịch.")
+    if handling.get("forwarded"):
+        return {}
+    return {"handling": {**handling, "forwarded": {"by": clerk.user, "name": clerk.name, "at": now, "note": note.strip()}}}
+
+
 def _task(request: TaskRequest, role: TaskRole, staff: Staff, today: dt.date) -> dict:
     member = staff.get(request.officer)
     if member is None:

@@ -38,6 +38,11 @@ class AssignmentIn(BaseModel):
     reply_due: dt.date | None = Field(None, description="hạn trả lời khi văn bản yêu cầu báo cáo, cung cấp thông tin (R-10.3)")
 
 
+class ForwardIn(BaseModel):
+    by: str | None = Field(None, min_length=1, description="văn thư")
+    note: str = Field("", max_length=2000, description="ý kiến của văn thư khi chuyển Chủ tịch")
+
+
 class OfficerNote(BaseModel):
     note: str = Field("", max_length=4000)
 
@@ -64,9 +69,15 @@ async def awaiting_assignment(request: Request, limit: int = 100) -> list[dict]:
         {"state": "registered", "handling.state": rules.HandlingState.AWAITING_ASSIGNMENT.value},
         sort=[("priority", -1), ("register.year", 1), ("register.number", 1)], limit=min(limit, 500),
         projection={"register": 1, "metadata.code": 1, "metadata.subject": 1, "metadata.sender": 1, "metadata.due_date": 1,
-                    "priority": 1, "urgent": 1, "registered_at": 1},
+                    "priority": 1, "urgent": 1, "registered_at": 1, "handling.forwarded": 1},
     ).to_list()
     return [{("id" if k == "_id" else k): v for k, v in r.items()} for r in rows]
+
+
+@router.post("/documents/{key}/forward")
+async def forward(key: str, body: ForwardIn, request: Request) -> dict:
+    """R-6.3, R-5.3: the clerk has checked the arrival and sends it to the chairman."""
+    return await _run(handling.forward(ctx_of(request), key, by=acting_user(request, body.by), note=body.note))
 
 
 @router.post("/documents/{key}/assignment")

@@ -97,6 +97,16 @@ async def assign(ctx: ServiceContext, key: str, *, by: str, lead: rules.TaskRequ
     return await _change(ctx, key, decide, action="incoming.assigned", actor=f"user:{by}")
 
 
+async def forward(ctx: ServiceContext, key: str, *, by: str, note: str) -> dict:
+    """R-6.3: the clerk sends the checked arrival to the chairman (recorded; no status to the sender)."""
+    staff = load_staff(ctx.settings.staff_file)
+
+    def decide(document: dict, now: dt.datetime):
+        return rules.plan_forwarding(document, by=by, note=note, staff=staff, now=now), None, {"note": note}
+
+    return await _change(ctx, key, decide, action="incoming.forwarded", actor=f"user:{by}")
+
+
 async def receive(ctx: ServiceContext, key: str, *, officer: str) -> dict:
     """R-6.3: the officer receives the document and their deadline starts; the lead's first
     receipt tells the sender 05."""
