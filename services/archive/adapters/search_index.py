@@ -9,9 +9,13 @@ token, the index is rebuilt from a full scan (the stream is opened before the sc
 from that point after it, so nothing written during the scan is missed; applying a change twice
 is harmless).
 
-Tables: `docs` (FTS5: folded subject, code, meta, body and the filter tokens `tags`, ranked by
-bm25 with the subject and code weighted highest), `records` (one row per indexed record: filter
+Tables: one FTS5 table per year partition, `docs_<year>` and `docs_none` (folded subject, code,
+meta, body and the filter tokens `tags`, ranked by bm25 with the subject and code weighted
+highest; listed in `parts`), `records` (one row per indexed record, whichever its partition: filter
 columns for listings and the fields a result shows), `state` (resume token, schema version).
+A query with a year reads one partition; without, each partition newest first, and the pages
+are merged by score (each partition's bm25 uses its own statistics, close between years of the
+same archive). A query is read in one transaction, so it sees one state of every partition.
 SQLite work is blocking: callers in the event loop go through `asyncio.to_thread`.
 """
 
@@ -38,7 +42,7 @@ log = get_logger(__name__)
 
 RECORDS = "records"
 TEXTS = "record_texts"
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
 # Codes for a token the store cannot resume from: history lost, fatal, unparsable, invalid.
 TOKEN_GONE_CODES = frozenset({286, 280, 9, 260})
 SCAN_BATCH = 2000
@@ -48,9 +52,8 @@ RANK_WINDOW = 3000
 COUNT_LIMIT = 10_000
 _WEIGHTS = ", ".join(str(w) for w in rules.COLUMN_WEIGHTS)
 
-_SCHEMA = f"""
-CREATE VIRTUAL TABLE docs USING fts5(subject, code, meta, body, tags, tokenize='unicode61 remove_diacritics 0');
-INSERT INTO docs(docs, rank) VALUES('rank', 'bm25({_WEIGHTS})');
+_SCHEMA = """
+CREATE TABLE parts (key INTEGER PRIMARY KEY);
 CREATE TABLE records (
     rid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, year INTEGER, type_key TEXT, sender_key TEXT,
     state TEXT, source TEXT, restricted INTEGER NOT NULL, sort_date TEXT NOT NULL, display TEXT NOT NULL);
@@ -58,6 +61,19 @@ CREATE TABLE records (
 # Made after a rebuild's bulk load (faster than keeping them during it).
 _RECORD_INDEXES = ("CREATE INDEX IF NOT EXISTS records_by_date ON records(sort_date)",
                    "CREATE INDEX IF NOT EXISTS records_by_year ON records(year, sort_date)")
+
+
+def table_of(partition: int | None) -> str:
+    """The FTS5 table of a partition (an int year or None: safe to put in SQL)."""
+    return "docs_none" if partition is None else f"docs_{int(partition)}"
+
+
+def _part_key(partition: int | None) -> int:
+    return 0 if partition is None else partition
+
+
+def _part_of_key(key: int) -> int | None:
+    return None if key == 0 else key
 
 
 def index_path(var_dir: Path, database: str) -> Path:
@@ -82,11 +98,19 @@ class SearchIndex:
         self._rebuilding = False
         self.started_with: str | None = None  # "resume" or "rebuild", for operators and tests
         self.applied = 0  # changes applied since this process opened the index
-        with self._write_lock, self._writer:
-            self._writer.execute("CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-            if self._get("schema") != SCHEMA_VERSION:
-                self._create_tables()
-                self._finish_tables()
+        self._parts: set[int | None] = set()  # the writer's view of `parts`
+        with self._write_lock:
+            self._writer.execute("BEGIN IMMEDIATE")
+            try:
+                self._writer.execute("CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+                if self._get("schema") != SCHEMA_VERSION:  # first start or an older layout: empty, to be rebuilt
+                    self._create_tables()
+                    self._finish_tables()
+                self._writer.execute("COMMIT")
+            except BaseException:
+                self._writer.execute("ROLLBACK")
+                raise
+            self._load_parts()
 
     # --- connections ----------------------------------------------------------------------
 
@@ -116,17 +140,47 @@ class SearchIndex:
 
     def _create_tables(self) -> None:
         # Called inside a transaction: readers keep the old tables until it commits.
-        self._writer.execute("DROP TABLE IF EXISTS docs")
-        self._writer.execute("DROP TABLE IF EXISTS records")
+        w = self._writer
+        fts = w.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'docs%' "
+                        "AND sql LIKE 'CREATE VIRTUAL TABLE%'").fetchall()  # every partition (and schema 2's `docs`)
+        for (name,) in fts:
+            w.execute(f'DROP TABLE "{name}"')
+        w.execute("DROP TABLE IF EXISTS parts")
+        w.execute("DROP TABLE IF EXISTS records")
         for statement in filter(str.strip, _SCHEMA.split(";")):
-            self._writer.execute(statement)
-        self._writer.execute("DELETE FROM state WHERE key = 'resume_token'")
+            w.execute(statement)
+        w.execute("DELETE FROM state WHERE key = 'resume_token'")
         self._set("schema", SCHEMA_VERSION)
+        self._parts = set()
 
     def _finish_tables(self) -> None:
         for statement in _RECORD_INDEXES:
             self._writer.execute(statement)
-        self._writer.execute("INSERT INTO docs(docs) VALUES('optimize')")  # one segment: fewer lookups per term
+        for partition in self._parts:  # one segment each: fewer lookups per term
+            table = table_of(partition)
+            self._writer.execute(f"INSERT INTO {table}({table}) VALUES('optimize')")
+
+    def _load_parts(self) -> None:
+        """The writer's view of the partitions, again from the file (after a rollback)."""
+        try:
+            self._parts = {_part_of_key(k) for (k,) in self._writer.execute("SELECT key FROM parts")}
+        except sqlite3.OperationalError:
+            self._parts = set()
+
+    def _table(self, partition: int | None) -> str:
+        """The FTS5 table of a partition, made when the first record of that year comes."""
+        table = table_of(partition)
+        if partition not in self._parts:
+            self._writer.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS {table} USING fts5(subject, code, meta, body, "
+                                 "tags, tokenize='unicode61 remove_diacritics 0')")
+            self._writer.execute(f"INSERT INTO {table}({table}, rank) VALUES('rank', 'bm25({_WEIGHTS})')")
+            self._writer.execute("INSERT OR IGNORE INTO parts(key) VALUES (?)", (_part_key(partition),))
+            self._parts.add(partition)
+        return table
+
+    def partitions(self) -> list[int | None]:
+        """The partitions that exist (years, and None for records without one)."""
+        return _read_parts(self._reader())
 
     def resume_token(self) -> dict | None:
         with self._write_lock:
@@ -141,31 +195,32 @@ class SearchIndex:
     def _upsert(self, record: dict, body: str | None) -> None:
         row = rules.index_row(record)
         w = self._writer
-        found = w.execute("SELECT rid FROM records WHERE id = ?", (row.id,)).fetchone()
+        found = w.execute("SELECT rid, year FROM records WHERE id = ?", (row.id,)).fetchone()
         values = _record_values(row)
         if found:
-            rid = found[0]
+            rid, old = found[0], table_of(rules.partition_of(found[1]))  # its year may have changed
             if body is None:  # no text given: keep what the index has
-                body = (w.execute("SELECT body FROM docs WHERE rowid = ?", (rid,)).fetchone() or ("",))[0]
+                body = (w.execute(f"SELECT body FROM {old} WHERE rowid = ?", (rid,)).fetchone() or ("",))[0]
             w.execute("UPDATE records SET year=?, type_key=?, sender_key=?, state=?, source=?, restricted=?, "
                       "sort_date=?, display=? WHERE rid=?", (*values, rid))
-            w.execute("DELETE FROM docs WHERE rowid = ?", (rid,))
+            w.execute(f"DELETE FROM {old} WHERE rowid = ?", (rid,))
         else:
             rid = w.execute("INSERT INTO records(id, year, type_key, sender_key, state, source, restricted, sort_date, "
                             "display) VALUES (?,?,?,?,?,?,?,?,?)", (row.id, *values)).lastrowid
-        w.execute("INSERT INTO docs(rowid, subject, code, meta, body, tags) VALUES (?,?,?,?,?,?)",
+        w.execute(f"INSERT INTO {self._table(row.partition)}(rowid, subject, code, meta, body, tags) VALUES (?,?,?,?,?,?)",
                   (rid, row.subject, row.code, row.meta, body or "", row.tags))
 
     def _remove(self, rid_text: str) -> None:
-        found = self._writer.execute("SELECT rid FROM records WHERE id = ?", (rid_text,)).fetchone()
+        found = self._writer.execute("SELECT rid, year FROM records WHERE id = ?", (rid_text,)).fetchone()
         if found:
-            self._writer.execute("DELETE FROM docs WHERE rowid = ?", found)
-            self._writer.execute("DELETE FROM records WHERE rid = ?", found)
+            self._writer.execute(f"DELETE FROM {table_of(rules.partition_of(found[1]))} WHERE rowid = ?", (found[0],))
+            self._writer.execute("DELETE FROM records WHERE rid = ?", (found[0],))
 
     def _set_body(self, rid_text: str, text: str | None) -> None:
-        found = self._writer.execute("SELECT rid FROM records WHERE id = ?", (rid_text,)).fetchone()
+        found = self._writer.execute("SELECT rid, year FROM records WHERE id = ?", (rid_text,)).fetchone()
         if found:  # a text whose record is not indexed (yet) is picked up with the record
-            self._writer.execute("UPDATE docs SET body = ? WHERE rowid = ?", (rules.fold_text(text), found[0]))
+            self._writer.execute(f"UPDATE {table_of(rules.partition_of(found[1]))} SET body = ? WHERE rowid = ?",
+                                 (rules.fold_text(text), found[0]))
 
     def apply(self, changes: Iterable[tuple[str, str, dict | None, str | None]], token: dict | None) -> int:
         """Applies changes — (collection, id, document or None when deleted, PDF text or None) —
@@ -187,6 +242,7 @@ class SearchIndex:
                 self._writer.execute("COMMIT")
             except BaseException:
                 self._writer.execute("ROLLBACK")
+                self._load_parts()  # partitions made in the rolled-back transaction are gone
                 raise
         self.applied += n
         return n
@@ -245,6 +301,7 @@ class SearchIndex:
             try:
                 if self._writer.in_transaction:
                     self._writer.execute("ROLLBACK")
+                self._load_parts()
             finally:
                 self._write_lock.release()
 
@@ -258,19 +315,20 @@ class SearchIndex:
                 if not self._rebuilding:  # aborted (cancelled) while this batch waited for a thread
                     return 0
                 # Fresh tables and records scanned in _id order: plain bulk inserts, no look-ups.
-                records, docs = [], []
+                records, docs = [], {}
                 for record in batch:
                     if rules.is_searchable(record):
                         row = rules.index_row(record)
                         self._next_rid += 1
                         records.append((self._next_rid, row.id, *_record_values(row)))
-                        docs.append((self._next_rid, row.subject, row.code, row.meta,
-                                     rules.fold_text(texts.get(row.id)), row.tags))
+                        docs.setdefault(row.partition, []).append(
+                            (self._next_rid, row.subject, row.code, row.meta, rules.fold_text(texts.get(row.id)), row.tags))
                 self._writer.executemany("INSERT INTO records(rid, id, year, type_key, sender_key, state, source, "
                                          "restricted, sort_date, display) VALUES (?,?,?,?,?,?,?,?,?,?)", records)
-                self._writer.executemany("INSERT INTO docs(rowid, subject, code, meta, body, tags) VALUES (?,?,?,?,?,?)",
-                                         docs)
-                n = len(docs)
+                for partition, rows in docs.items():
+                    self._writer.executemany(f"INSERT INTO {self._table(partition)}(rowid, subject, code, meta, body, "
+                                             "tags) VALUES (?,?,?,?,?,?)", rows)
+                n = len(records)
             return n
 
         return await _in_thread(write)
@@ -342,36 +400,62 @@ class SearchIndex:
     def search(self, query: rules.SearchQuery) -> SearchResult:
         """Ranked full-text results, or with no words the filtered listing, newest first."""
         conn = self._reader()
-        if not query.has_text:
-            return self._listing(conn, query)
-        expression = rules.match_expression(query)
-        # bm25 costs about a microsecond and a half per matching row, so a query matching a large part
-        # of the archive ranks only its RANK_WINDOW most recently indexed matches (FTS5 walks rowids
-        # newest first and stops); below that the ranking is exact. The total is counted up to
-        # COUNT_LIMIT, beyond which it is given as an estimate ("total_exact": false).
-        rows = conn.execute(f"SELECT rowid, score FROM (SELECT rowid, bm25(docs, {_WEIGHTS}) AS score FROM docs "
-                            "WHERE docs MATCH ? ORDER BY rowid DESC LIMIT ?) ORDER BY score LIMIT ? OFFSET ?",
-                            (expression, RANK_WINDOW, query.limit, query.offset)).fetchall()
-        if len(rows) < query.limit and (rows or query.offset == 0):
-            total = query.offset + len(rows)  # the last page: no need to count
-        else:
-            total = conn.execute("SELECT count(*) FROM (SELECT 1 FROM docs WHERE docs MATCH ? LIMIT ?)",
-                                 (expression, COUNT_LIMIT)).fetchone()[0]
-        return SearchResult(total, self._results(conn, rows, expression if rows else None), total < COUNT_LIMIT)
+        conn.execute("BEGIN")  # one snapshot of every partition for the whole answer
+        try:
+            return self._ranked(conn, query) if query.has_text else self._listing(conn, query)
+        finally:
+            conn.execute("ROLLBACK")
 
-    def _results(self, conn: sqlite3.Connection, rows: list[tuple[int, float]], expression: str | None) -> list[dict]:
+    def _ranked(self, conn: sqlite3.Connection, query: rules.SearchQuery) -> SearchResult:
+        # bm25 costs about a microsecond and a half per matching row, so a query matching a large part
+        # of the archive ranks only its RANK_WINDOW most recent matches: partitions newest year first,
+        # in each the most recently indexed (FTS5 walks rowids newest first and stops); below that
+        # the ranking is exact. A partition whose matches all fit in the window is counted by it;
+        # others are counted up to COUNT_LIMIT in all, beyond which the total is an estimate.
+        wanted = query.offset + query.limit
+        budget, total, page, expressions = RANK_WINDOW, 0, [], {}
+        for partition in rules.partitions_for(query, _read_parts(conn)):
+            table = table_of(partition)
+            expression = expressions[partition] = rules.match_expression(query, partition=partition)
+            counted = None
+            if budget > 0:
+                rows = conn.execute(
+                    f"SELECT rowid, score, n FROM (SELECT rowid, score, count(*) OVER () AS n FROM "
+                    f"(SELECT rowid, bm25({table}, {_WEIGHTS}) AS score FROM {table} WHERE {table} MATCH ? "
+                    "ORDER BY rowid DESC LIMIT ?)) ORDER BY score, rowid DESC LIMIT ?",
+                    (expression, budget, wanted)).fetchall()
+                in_window = rows[0][2] if rows else 0
+                page += [(score, rid, partition) for rid, score, _ in rows]
+                if in_window < budget:
+                    counted = in_window  # every match of this partition was ranked
+                budget -= in_window
+            if counted is None:
+                if total >= COUNT_LIMIT:
+                    continue
+                counted = conn.execute(f"SELECT count(*) FROM (SELECT 1 FROM {table} WHERE {table} MATCH ? LIMIT ?)",
+                                       (expression, COUNT_LIMIT - total)).fetchone()[0]
+            total += counted
+        page.sort(key=lambda r: (r[0], -r[1]))  # bm25: lower is better; ties newest first
+        page = page[query.offset:wanted]
+        return SearchResult(total, self._results(conn, [(rid, score, part) for score, rid, part in page], expressions),
+                            total < COUNT_LIMIT)
+
+    def _results(self, conn: sqlite3.Connection, rows: list[tuple[int, float | None, int | None]],
+                 expressions: dict[int | None, str] | None) -> list[dict]:
+        """Display fields of (rid, score, partition) rows, with a snippet when there are words."""
         if not rows:
             return []
         rids = [r[0] for r in rows]
         marks = ",".join("?" * len(rids))
         display = dict(conn.execute(f"SELECT rid, display FROM records WHERE rid IN ({marks})", rids).fetchall())
         results = []
-        for rid, score in rows:
+        for rid, score, partition in rows:
             item = json.loads(display[rid])
             item["score"] = float(f"{-score:.6g}") if score is not None else None  # bm25: lower is better
-            if expression:
-                found = conn.execute("SELECT snippet(docs, -1, '[', ']', '…', 16) FROM docs WHERE docs MATCH ? "
-                                     "AND rowid = ?", (expression, rid)).fetchone()
+            if expressions:
+                table = table_of(partition)
+                found = conn.execute(f"SELECT snippet({table}, -1, '[', ']', '…', 16) FROM {table} WHERE {table} MATCH ? "
+                                     "AND rowid = ?", (expressions[partition], rid)).fetchone()
                 item["snippet"] = found[0] if found else None
             results.append(item)
         return results
@@ -389,17 +473,29 @@ class SearchIndex:
         if f.sender:
             where.append("sender_key = ?")
             args.append(rules.sender_tag(f.sender)[1:])
+        partitions = rules.partitions_for(query, _read_parts(conn))
         if f.dossier:
-            where.append("rid IN (SELECT rowid FROM docs WHERE docs MATCH ?)")
-            args.append(f'tags : "{rules.dossier_tag(f.dossier)}"')
+            where.append(f"rid IN ({_tagged(partitions)})")
+            args += [f'tags : "{rules.dossier_tag(f.dossier)}"'] * len(partitions)
         if query.visible_to is not None:
-            where.append("(restricted = 0 OR rid IN (SELECT rowid FROM docs WHERE docs MATCH ?))")
-            args.append(f'tags : "{rules.user_tag(query.visible_to)}"')
+            where.append(f"(restricted = 0 OR rid IN ({_tagged(partitions)}))")
+            args += [f'tags : "{rules.user_tag(query.visible_to)}"'] * len(partitions)
         clause = f"WHERE {' AND '.join(where)}" if where else ""
         total = conn.execute(f"SELECT count(*) FROM records {clause}", args).fetchone()[0]
-        rows = conn.execute(f"SELECT rid, NULL FROM records {clause} ORDER BY sort_date DESC, rid DESC LIMIT ? OFFSET ?",
-                            [*args, query.limit, query.offset]).fetchall()
+        rows = conn.execute(f"SELECT rid, NULL, NULL FROM records {clause} ORDER BY sort_date DESC, rid DESC "
+                            "LIMIT ? OFFSET ?", [*args, query.limit, query.offset]).fetchall()
         return SearchResult(total, self._results(conn, rows, None), True)
+
+
+def _read_parts(conn: sqlite3.Connection) -> list[int | None]:
+    return [_part_of_key(k) for (k,) in conn.execute("SELECT key FROM parts")]
+
+
+def _tagged(partitions: list[int | None]) -> str:
+    """A subquery of the rowids whose tags match (one argument per partition)."""
+    if not partitions:
+        return "SELECT NULL WHERE 0"
+    return " UNION ALL ".join(f"SELECT rowid FROM {table_of(p)} WHERE {table_of(p)} MATCH ?" for p in partitions)
 
 
 def _record_values(row: rules.IndexRow) -> tuple:

@@ -5,9 +5,12 @@ indexed and when a query is read, so "quyet dinh ban hanh" finds "Quyết địn
 other way round. A query becomes an FTS5 expression built only from quoted word tokens, so
 nothing a user types (`"`, `*`, `NEAR(`, `OR`, `-`, `:`) is read as FTS5 syntax.
 
-Filters (year, type, sender, dossier, state, source) and the access rule are filter tokens in a
-column of their own (`tags`), so the full-text engine intersects them with the words itself: a
-filtered query at a million records stays within a few tens of milliseconds.
+The index is partitioned by year (`partition_of`): one full-text table per year, so a query with
+a year reads only that year's posting lists — bm25 counts each phrase's documents over the whole
+table it runs on, and that pass was most of a filtered query's cost. The year is therefore not a
+token in a year partition's rows. The other filters (type, sender, dossier, state, source) and the
+access rule are filter tokens in a column of their own (`tags`), so the full-text engine
+intersects them with the words itself.
 """
 
 from __future__ import annotations
@@ -82,6 +85,15 @@ def user_tag(user: str) -> str:
     return f"u{_key(user)}"
 
 
+# Years that get a partition of their own; a record without a year (or with one outside these) is
+# kept in the partition None, with its year as a token.
+PARTITION_YEARS = range(1900, 2201)
+
+
+def partition_of(year: int | None) -> int | None:
+    return year if isinstance(year, int) and year in PARTITION_YEARS else None
+
+
 # --- records -----------------------------------------------------------------------------------
 
 
@@ -129,6 +141,10 @@ class IndexRow:
     sort_date: str
     display: dict
 
+    @property
+    def partition(self) -> int | None:
+        return partition_of(self.year)
+
 
 def index_row(record: dict) -> IndexRow:
     """The index entry of a searchable record (the body text is added by the index)."""
@@ -145,7 +161,7 @@ def index_row(record: dict) -> IndexRow:
     tags = [source_tag(source)]
     if state != "kept":
         tags += [OTHER_STATE_TAG, state_tag(state)]
-    if year:
+    if year and partition_of(year) is None:  # a year partition's rows need no year token
         tags.append(year_tag(year))
     if type_name:
         tags.append(type_tag(type_name))
@@ -188,9 +204,10 @@ class Filters:
     state: str | None = None
     source: str | None = None
 
-    def tags(self) -> list[str]:
+    def tags(self, *, year: bool = True) -> list[str]:
+        """The filter tokens; `year=False` leaves the year out (the query runs on its partition)."""
         tags = []
-        if self.year is not None:
+        if self.year is not None and year:
             tags.append(year_tag(self.year))
         if self.type_name:
             tags.append(type_tag(self.type_name))
@@ -249,13 +266,23 @@ def _quoted(tokens: list[str]) -> str:
     return '"' + " ".join(tokens) + '"'
 
 
-def match_expression(query: SearchQuery, *, include_text: bool = True) -> str | None:
+def partitions_for(query: SearchQuery, existing: list[int | None]) -> list[int | None]:
+    """The partitions a query reads, newest year first (the partition None last): with a year, its
+    own (or None for a year without one); without, all that exist."""
+    if query.filters.year is not None:
+        wanted = partition_of(query.filters.year)
+        return [wanted] if wanted in existing else []
+    return sorted((p for p in existing if p is not None), reverse=True) + ([None] if None in existing else [])
+
+
+def match_expression(query: SearchQuery, *, include_text: bool = True, partition: int | None = None) -> str | None:
     """The FTS5 MATCH expression: the words in the text columns, the filter tokens and the
-    access tokens in `tags`. None when there is nothing to match."""
+    access tokens in `tags`. In a year partition the year filter is the partition itself, so
+    it is no token. None when there is nothing to match."""
     parts = []
     if include_text and query.terms:
         parts.append("{" + " ".join(TEXT_COLUMNS) + "} : (" + " AND ".join(_quoted(t) for t in query.terms) + ")")
-    tags = query.filters.tags()
+    tags = query.filters.tags(year=partition is None)
     if tags:
         parts.append("tags : (" + " AND ".join(_quoted([t]) for t in tags) + ")")
     excluded = []

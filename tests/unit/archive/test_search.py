@@ -11,11 +11,13 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
-from fastapi import FastAPI, HTTPException
+from fastapi import Depends, FastAPI, HTTPException
 
 from services.archive.adapters.search_index import SearchIndex, index_path
+from services.archive.domain.access import ACCESS
 from services.archive.domain import search as rules
 from services.archive.entrypoints.search_api import follow_records, router, run_search, search_index, search_shutdown
+from shared.auth import PORTAL_ISSUER, TokenIssuer, authorizer
 from shared.db import Store
 from shared.service import ServiceContext
 
@@ -262,9 +264,11 @@ async def test_an_unusable_token_makes_a_rebuild(ctx):
 async def test_the_route_answers_hostile_queries_and_refuses_bad_input(ctx):
     await indexed(ctx, record("a", "Quyết định về việc ban hành quy chế"))
     app = FastAPI()
-    app.include_router(router)
+    app.include_router(router, dependencies=[Depends(authorizer(ACCESS, ctx.settings.auth_keys_dir))])
     app.state.ctx = ctx
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://archive") as client:
+    token = TokenIssuer(ctx.settings.auth_keys_dir, PORTAL_ISSUER).mint("chutich", "chairman")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://archive",
+                                 headers={"Authorization": f"Bearer {token}"}) as client:
         for q in ['"', "*", "NEAR(", "NEAR(quyet dinh, 2)", "quyet OR dinh", "-quyet", "subject:quyet", ":", "quyet*",
                   '"quyet', "{code}: x", "AND", "NOT", "(", "^", "'; DROP TABLE docs; --"]:
             answer = await client.get("/search", params={"q": q, "user": "chutich"})
@@ -276,3 +280,91 @@ async def test_the_route_answers_hostile_queries_and_refuses_bad_input(ctx):
         for bad in ({"year": 1800}, {"year": "nam"}, {"source": "paper"}, {"limit": 1000}, {"offset": -1}, {"q": "x" * 501}):
             answer = await client.get("/search", params={"user": "chutich", **bad})
             assert answer.status_code == 422, (bad, answer.text)
+
+
+# --- year partitions ---------------------------------------------------------------------------
+
+
+def test_a_year_is_a_partition_not_a_token():
+    assert rules.partition_of(2026) == 2026 and rules.partition_of(None) is None and rules.partition_of(1850) is None
+    row = rules.index_row(record("a", "x", year=2026))
+    assert row.partition == 2026 and rules.year_tag(2026) not in row.tags.split()
+    odd = rules.index_row(record("b", "x", year=1850))  # outside the partition years: kept with its token
+    assert odd.partition is None and rules.year_tag(1850) in odd.tags.split()
+    query = rules.SearchQuery(terms=[["de"]], filters=rules.Filters(year=2026, type_name="Công văn"))
+    assert rules.year_tag(2026) not in rules.match_expression(query, partition=2026)
+    assert rules.type_tag("Công văn") in rules.match_expression(query, partition=2026)
+    assert rules.year_tag(2026) in rules.match_expression(query)  # the partition None keeps the token
+    assert rules.partitions_for(query, [2024, None, 2026]) == [2026]
+    assert rules.partitions_for(query, [2024, None]) == []
+    assert rules.partitions_for(rules.SearchQuery(terms=[["de"]]), [2024, None, 2026, 2025]) == [2026, 2025, 2024, None]
+
+
+async def test_a_year_filter_reads_only_its_partition_and_a_changed_year_moves_the_record(ctx):
+    index = await indexed(ctx, record("a", "Kế hoạch tu bổ đê điều", year=2025, issued_date="2025-04-01"),
+                          record("b", "Báo cáo tu bổ đê điều", year=2026), record("c", "Tu bổ đê điều", year=None, issued_date=""),
+                          texts={"incoming:a": "Nội dung về kè đá hộ chân"})
+    assert set(index.partitions()) == {2025, 2026, None}
+    assert await ids(ctx, "de dieu", year=2025) == ["incoming:a"]
+    assert await ids(ctx, "de dieu", year=2026) == ["incoming:b"]
+    assert await ids(ctx, "de dieu", year=2023) == []  # no partition at all
+    assert set(await ids(ctx, "de dieu")) == {"incoming:a", "incoming:b", "incoming:c"}
+    # The store changes the record's year: it leaves 2025 for 2026 and keeps its PDF text.
+    moved = await ctx.store.db["records"].find_one_and_update({"_id": "incoming:a"}, {"$set": {"year": 2026}},
+                                                              return_document=True)
+    index.apply([("records", "incoming:a", moved, None)], None)
+    assert await ids(ctx, "de dieu", year=2025) == []
+    assert set(await ids(ctx, "de dieu", year=2026)) == {"incoming:a", "incoming:b"}
+    assert await ids(ctx, "ke da ho chan", year=2026) == ["incoming:a"]
+    assert index.count() == 3
+    with sqlite3.connect(index.path) as conn:  # the old partition's row is gone, not just hidden
+        assert conn.execute("SELECT count(*) FROM docs_2025").fetchone()[0] == 0
+
+
+async def test_without_a_year_every_partition_is_ranked_and_paged_together(ctx):
+    await indexed(ctx, record("body", "Về việc báo cáo tình hình", year=2026),
+                  record("subject", "Về việc tu bổ công trình thủy lợi", year=2024, issued_date="2024-02-01"),
+                  record("other", "Về việc khác", year=2025), record("another", "Về việc khác nữa", year=2024),
+                  texts={"incoming:body": "Nội dung dài nói về công trình thủy lợi của xã và nhiều việc khác nữa."})
+    found = await run_search(ctx, q="thuy loi", user="chutich")
+    assert [r["id"] for r in found["results"]] == ["incoming:subject", "incoming:body"]  # 2024 above 2026
+    assert found["total"] == 2 and found["total_exact"]
+    assert "[thuy] [loi]" in found["results"][1]["snippet"]  # from the row's own partition
+    pages = [await ids(ctx, "viec", limit=1, offset=o) for o in range(5)]
+    assert sorted(p[0] for p in pages[:4]) == ["incoming:another", "incoming:body", "incoming:other", "incoming:subject"]
+    assert pages[4] == []
+    assert (await run_search(ctx, q="viec", user="chutich", limit=1, offset=3))["total"] == 4
+
+
+async def test_totals_beyond_the_rank_window_are_counted_and_capped(ctx, monkeypatch):
+    from services.archive.adapters import search_index as adapter
+
+    await indexed(ctx, *(record(f"r{i}", f"Thông báo số {i} về lịch tiếp công dân", year=2020 + i % 3)
+                         for i in range(12)))
+    monkeypatch.setattr(adapter, "RANK_WINDOW", 5)
+    found = await run_search(ctx, q="tiep cong dan", user="chutich", limit=3)
+    assert (found["total"], found["total_exact"], len(found["results"])) == (12, True, 3)
+    found = await run_search(ctx, q="tiep cong dan", user="chutich", year=2021, limit=2)
+    assert (found["total"], found["total_exact"]) == (4, True)
+    monkeypatch.setattr(adapter, "COUNT_LIMIT", 7)
+    found = await run_search(ctx, q="tiep cong dan", user="chutich")
+    assert (found["total"], found["total_exact"]) == (7, False)  # at least 7: an estimate
+    assert len(found["results"]) == 5  # the window: the newest partition first, then the next
+
+
+async def test_an_index_of_the_older_layout_is_rebuilt(ctx):
+    path = index_path(ctx.settings.var_dir, ctx.store.db.name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(path) as conn:  # schema 2: one FTS5 table with the year as a token
+        conn.execute("CREATE TABLE state (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        conn.executemany("INSERT INTO state VALUES (?, ?)", [("schema", "2"), ("resume_token", '{"_data": "00"}')])
+        conn.execute("CREATE VIRTUAL TABLE docs USING fts5(subject, code, meta, body, tags)")
+        conn.execute("INSERT INTO docs VALUES ('stale', '', '', '', 'y2026')")
+    await ctx.store.db["records"].insert_one(record("a", "Giấy mời họp"))
+    async with following(ctx) as index:
+        assert index.started_with == "rebuild"
+        assert await ids(ctx, "giay moi", year=2026) == ["incoming:a"]
+        assert await ids(ctx, "stale") == []
+    with sqlite3.connect(path) as conn:
+        tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE sql LIKE 'CREATE VIRTUAL%'")}
+    assert tables == {"docs_2026"}
