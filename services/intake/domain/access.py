@@ -28,4 +28,9 @@ ACCESS = {
     ("GET", "/officers/{officer}/work"): LEADERS | roles(Role.OFFICER),
     ("GET", "/staff"): roles(*Role, SERVICE_ROLE),
     ("POST", "/digitisations"): roles(Role.CLERK),
+    # Reports: leaders see every officer's figures, an officer only their own row
+    # (checked by the route). The yearly report is the agency's, compiled by the clerk,
+    # read by the archivist for the archive's part; the operator reports on the system, not on documents.
+    ("GET", "/reports/officers"): LEADERS | roles(Role.OFFICER),
+    ("GET", "/reports/year/{year}"): LEADERS | roles(Role.CLERK, Role.ARCHIVIST),
 }

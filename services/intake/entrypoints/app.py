@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request
 
 from services.intake.adapters import repository as repo
-from services.intake.entrypoints import digitise_api, handling_api, register_api
+from services.intake.entrypoints import digitise_api, handling_api, register_api, reports_api
 from services.intake.handlers import digitise
 from services.intake.handlers.followups import on_recall_notice, on_record_archived, on_send_state_changed
 from services.intake.handlers.receive import on_package_received
@@ -78,7 +78,7 @@ definition = ServiceDefinition(
         SignatureApplied: digitise.on_signature_applied,
         SignatureRefused: digitise.on_signature_refused,
     },
-    routers=[router, register_api.router, handling_api.router, digitise_api.router],
+    routers=[router, register_api.router, handling_api.router, digitise_api.router, reports_api.router],
     on_startup=[startup],
 )
 
