@@ -53,4 +53,9 @@ ACCESS = {
     ("GET", "/dossiers/{code}/export"): ARCHIVIST | LEADERS,
     ("POST", "/dossiers/import"): ARCHIVIST,
     ("GET", "/search"): READERS,
+    # Reports: leaders see every keeper's figures, an officer only their own row
+    # (checked by the route). The yearly report is the agency's, compiled by the clerk,
+    # read by the archivist; the operator reports on the system, not on documents.
+    ("GET", "/reports/officers"): LEADERS | roles(Role.OFFICER),
+    ("GET", "/reports/year/{year}"): LEADERS | roles(Role.CLERK, Role.ARCHIVIST),
 }

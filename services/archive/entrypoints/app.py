@@ -9,7 +9,7 @@ from fastapi.responses import Response
 
 from services.archive.adapters import repository as repo
 from services.archive.entrypoints import dossiers_api, integrity_api, package_api
-from services.archive.entrypoints import search_api
+from services.archive.entrypoints import reports_api, search_api
 from services.archive.handlers.disposal import disposal_schedule
 from services.archive.handlers.fixity import fixity_schedule
 from services.archive.handlers.preservation import preservation_schedule
@@ -84,7 +84,7 @@ definition = ServiceDefinition(
     access=ACCESS,
     handlers={IncomingDocumentRegistered: on_incoming_registered, OutgoingDocumentIssued: on_outgoing_issued,
               IncomingDocumentRecalled: on_incoming_recalled},
-    routers=[router, dossiers_api.router, integrity_api.router, package_api.router, search_api.router],
+    routers=[router, dossiers_api.router, integrity_api.router, package_api.router, search_api.router, reports_api.router],
     background=[disposal_schedule, fixity_schedule, preservation_schedule, search_api.follow_records],
     on_startup=[startup, integrity_api.ensure_indexes],
 )

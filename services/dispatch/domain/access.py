@@ -33,4 +33,9 @@ ACCESS = {
     ("POST", "/drafts/{draft_id}/approve"): LEADERS,
     ("GET", "/drafts/{draft_id}"): DRAFTERS | LEADERS,
     ("GET", "/drafts"): DRAFTERS | LEADERS,
+    # Reports: leaders see every officer's figures, an officer only their own row
+    # (checked by the route). The yearly report is the agency's, compiled by the clerk,
+    # read by the archivist; the operator reports on the system, not on documents.
+    ("GET", "/reports/officers"): LEADERS | roles(Role.OFFICER),
+    ("GET", "/reports/year/{year}"): LEADERS | CLERK | roles(Role.ARCHIVIST),
 }

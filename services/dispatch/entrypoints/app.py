@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from services.dispatch.adapters import repository as repo
 from services.dispatch.domain.outgoing import issue_standing, replies_owed
-from services.dispatch.entrypoints import drafts_api, register_api
+from services.dispatch.entrypoints import drafts_api, register_api, reports_api
 from services.dispatch.handlers.clerk_check import CheckRefused, format_check
 from services.dispatch.handlers.create import InvalidDraft, create_outgoing
 from services.dispatch.handlers.delivery import (
@@ -257,7 +257,7 @@ definition = ServiceDefinition(
         StatusReceived: on_status_received,
         RecordArchived: on_record_archived,
     },
-    routers=[router, register_api.router, drafts_api.router],
+    routers=[router, register_api.router, drafts_api.router, reports_api.router],
     on_startup=[startup],
     background=[redelivery_loop],
 )

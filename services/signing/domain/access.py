@@ -12,4 +12,6 @@ ACCESS = {
     ("POST", "/delegations"): roles(Role.CHAIRMAN),
     ("GET", "/delegations"): LEADERS | roles(Role.CLERK, Role.OPERATOR),
     ("POST", "/delegations/{delegation_id}/revoke"): roles(Role.CHAIRMAN),
+    # The yearly report's signatures per key: whoever reads the yearly report.
+    ("GET", "/reports/year/{year}"): LEADERS | roles(Role.CLERK, Role.ARCHIVIST),
 }

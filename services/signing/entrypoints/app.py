@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException, Request
 from services.signing.adapters import repository as repo
 from services.signing.adapters.inspection import TrustSettings
 from services.signing.adapters.token import TokenKeyRing
-from services.signing.entrypoints import delegations_api
+from services.signing.entrypoints import delegations_api, reports_api
 from services.signing.handlers.sign import on_signature_requested
 from shared.contracts.messages import SignatureRequested
 from shared.logging import get_logger
@@ -79,7 +79,7 @@ definition = ServiceDefinition(
     title="vanthu signing — PAdES signatures with keys on the PKCS#11 token",
     access=ACCESS,
     handlers={SignatureRequested: on_signature_requested},
-    routers=[router, delegations_api.router],
+    routers=[router, delegations_api.router, reports_api.router],
     on_startup=[startup],
     on_shutdown=[shutdown],
     readiness=[token_ready],
