@@ -1,0 +1,59 @@
+"""The reports as files (R-12.4, R-12.6): XLSX (openpyxl) and PDF (fpdf2, Liberation Serif from
+shared/assets, Vietnamese text), written by the same renderer as the registers
+(`shared/register_files.py`), with the period, the time the figures were taken and the
+agency's name."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from services.portal.domain.reports import OfficerTable, Section, officer_export_rows, year_export_rows
+from shared.clock import to_vn
+from shared.register_files import A4_LANDSCAPE_WIDTH_MM, A4_PORTRAIT_WIDTH_MM, Table, render_tables
+from shared.report_period import Period
+
+AGENCY_VI = "ỦY BAN NHÂN DÂN XÃ HOẰNG ĐỨC"
+
+
+def _taken(as_of: dt.datetime | None) -> str:
+    return f"; số liệu tính đến {to_vn(as_of):%H:%M ngày %d/%m/%Y}" if as_of else ""
+
+
+def officer_widths(columns: int) -> tuple[int, ...]:
+    """STT, name, then equal figure columns, filling A4 landscape."""
+    fixed = (10, 42)
+    rest = columns - len(fixed)
+    each = (A4_LANDSCAPE_WIDTH_MM - sum(fixed)) // rest
+    return (*fixed, *([each] * rest))
+
+
+def officer_report_file(fmt: str, table: OfficerTable, period: Period, *, as_of: dt.datetime | None = None,
+                        officer_name: str | None = None) -> tuple[bytes, str]:
+    """The per-officer report of a period (R-12.4): one row per officer, totals last."""
+    columns, rows = officer_export_rows(table)
+    if fmt == "pdf":
+        rows = [[str(v) for v in row] for row in rows]
+    title = f"{AGENCY_VI}\nBÁO CÁO SỐ LIỆU TIẾP NHẬN, XỬ LÝ VĂN BẢN VÀ LẬP HỒ SƠ THEO CÁN BỘ"
+    subtitle = f"Kỳ báo cáo {period.label_vi()}{_taken(as_of)}"
+    if officer_name:
+        subtitle += f" — cán bộ: {officer_name}"
+    if table.missing:
+        subtitle += f" — chưa có số liệu của: {', '.join(table.missing)}"
+    charts = [("Đúng hạn", table.totals["on_time"]), ("Quá hạn", table.totals["late"]),
+              ("Đang xử lý", table.totals["outstanding"]), ("Tồn quá hạn", table.totals["overdue"])]
+    bars = [(name, value) for name, value in charts if isinstance(value, int)]
+    return render_tables(fmt, [Table(columns, rows, officer_widths(len(columns)), bars=bars)], title=title,
+                         subtitle=subtitle, sheet_title="Bao cao can bo")
+
+
+def year_report_file(fmt: str, year: int, sections: list[Section], *, as_of: dt.datetime | None = None) -> tuple[bytes, str]:
+    """The yearly report on applying the regulation (R-12.6): one table per part."""
+    widths = (A4_PORTRAIT_WIDTH_MM - 35, 35)
+    tables = []
+    for (heading, columns, rows), section in zip(year_export_rows(sections), sections):
+        rows = [[what, value if fmt == "xlsx" else str(value)] for what, value in rows]
+        tables.append(Table(columns, rows, widths, heading=heading,
+                            bars=[(n, v) for n, v in section.chart if isinstance(v, int)]))
+    title = f"{AGENCY_VI}\nBÁO CÁO TÌNH HÌNH THỰC HIỆN QUY CHẾ VĂN BẢN ĐIỆN TỬ NĂM {year}"
+    return render_tables(fmt, tables, title=title, subtitle=f"Năm {year}{_taken(as_of)}", sheet_title=f"Bao cao nam {year}",
+                         landscape=False)
