@@ -51,6 +51,16 @@ class Settings(BaseSettings):
     auth_keys_dir: Path | None = None  # unset: VAR_DIR/auth
     portal_url: str = "http://127.0.0.1:8106"
 
+    # --- the portal: accounts and sessions (issue 6) ---------------------
+    # The first password of every account seeded from STAFF_FILE; changing it is forced at first sign-in.
+    portal_initial_password: SecretStr = SecretStr("DoiMatKhau@2026")
+    # The session cookie is Secure (HTTPS only); the devstack serves plain http on 127.0.0.1.
+    portal_cookie_secure: bool = True
+    portal_session_idle_minutes: float = 30.0
+    portal_session_absolute_hours: float = 12.0
+    portal_lockout_attempts: int = 5  # failed sign-ins in a row before the account is locked
+    portal_lockout_minutes: float = 15.0
+
     # --- the interconnection axis -------------------------------------------------------
     axis_url: str = "http://127.0.0.1:8200"
     axis_system_id: str = "vanthu.000.24.26.H56"
