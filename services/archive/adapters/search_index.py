@@ -413,10 +413,10 @@ class SearchIndex:
         # the ranking is exact. A partition whose matches all fit in the window is counted by it;
         # others are counted up to COUNT_LIMIT in all, beyond which the total is an estimate.
         wanted = query.offset + query.limit
-        budget, total, page, expressions = RANK_WINDOW, 0, [], {}
+        budget, total, page = RANK_WINDOW, 0, []
         for partition in rules.partitions_for(query, _read_parts(conn)):
             table = table_of(partition)
-            expression = expressions[partition] = rules.match_expression(query, partition=partition)
+            expression = rules.match_expression(query, partition=partition)
             counted = None
             if budget > 0:
                 rows = conn.execute(
@@ -437,11 +437,11 @@ class SearchIndex:
             total += counted
         page.sort(key=lambda r: (r[0], -r[1]))  # bm25: lower is better; ties newest first
         page = page[query.offset:wanted]
-        return SearchResult(total, self._results(conn, [(rid, score, part) for score, rid, part in page], expressions),
-                            total < COUNT_LIMIT)
+        return SearchResult(total, self._results(conn, [(rid, score, part) for score, rid, part in page],
+                                                 rules.snippet_expression(query)), total < COUNT_LIMIT)
 
     def _results(self, conn: sqlite3.Connection, rows: list[tuple[int, float | None, int | None]],
-                 expressions: dict[int | None, str] | None) -> list[dict]:
+                 snippet: str | None) -> list[dict]:
         """Display fields of (rid, score, partition) rows, with a snippet when there are words."""
         if not rows:
             return []
@@ -452,10 +452,10 @@ class SearchIndex:
         for rid, score, partition in rows:
             item = json.loads(display[rid])
             item["score"] = float(f"{-score:.6g}") if score is not None else None  # bm25: lower is better
-            if expressions:
+            if snippet:
                 table = table_of(partition)
                 found = conn.execute(f"SELECT snippet({table}, -1, '[', ']', '…', 16) FROM {table} WHERE {table} MATCH ? "
-                                     "AND rowid = ?", (expressions[partition], rid)).fetchone()
+                                     "AND rowid = ?", (snippet, rid)).fetchone()
                 item["snippet"] = found[0] if found else None
             results.append(item)
         return results

@@ -298,6 +298,12 @@ def match_expression(query: SearchQuery, *, include_text: bool = True, partition
     return expression or None
 
 
+def snippet_expression(query: SearchQuery) -> str | None:
+    """The words alone, for a result's snippet: the row matched the whole expression already, and
+    with the filter tokens in it the snippet could pick the `tags` column and show them."""
+    return match_expression(SearchQuery(terms=query.terms)) if query.terms else None
+
+
 def visible_to(member: StaffMember) -> str | None:
     """The access rule: None when the member sees every record, else the user whose restricted
     records they may see besides the unrestricted ones."""

@@ -176,6 +176,15 @@ async def test_each_filter(ctx):
     assert listing[-2:] == ["incoming:q25", "incoming:old"]  # newest first
 
 
+async def test_a_snippet_shows_the_words_never_the_filter_tokens(ctx):
+    await indexed(ctx, record("a", "Chỉ thị về phòng cháy", type_name="Chỉ thị", dossiers=[DOSSIER],
+                              restricted=True, users=["cc.tuphap"]))
+    found = await run_search(ctx, q="chay", user="cc.tuphap", year=2026, type_name="chi thi", dossier=DOSSIER,
+                             sender=AGENCY["organ_id"], source="incoming")
+    [hit] = found["results"]
+    assert hit["snippet"] == "chi thi ve phong [chay]"  # more filter tokens than words matched in `tags`
+
+
 async def test_access_follows_the_role_and_the_named_users(ctx):
     await indexed(ctx, record("open", "Thông báo lịch tiếp công dân"),
                   record("closed", "Thông báo kết quả thanh tra", restricted=True, users=["cc.tuphap"]))
