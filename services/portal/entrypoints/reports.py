@@ -29,7 +29,8 @@ from shared.auth import roles
 from shared.clock import utcnow, vn_date
 from shared.register_files import FORMATS
 from shared.report_period import Period, PeriodError, period_of
-from shared.staff import Role
+from shared.service import ctx_of
+from shared.staff import Role, load_staff
 
 router = APIRouter(route_class=PortalRoute, tags=["reports"])
 
@@ -63,13 +64,15 @@ def _period(tu: str, den: str) -> Period:
         raise PageError(422, str(exc)) from exc
 
 
+def _month_end(year: int, month: int) -> dt.date:
+    return (dt.date(year, month, 28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
+
+
 def shortcuts(today: dt.date) -> list[tuple[str, str, Period]]:
     """Periods one click away: this month, this quarter, this year, last year."""
     quarter = (today.month - 1) // 3 * 3 + 1
-    month_end = (today.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
-    quarter_end = (dt.date(today.year + (quarter + 3 > 12), (quarter + 2) % 12 + 1, 1) - dt.timedelta(days=1))
-    return [("month", "Tháng này", Period(today.replace(day=1), month_end)),
-            ("quarter", "Quý này", Period(dt.date(today.year, quarter, 1), quarter_end)),
+    return [("month", "Tháng này", Period(today.replace(day=1), _month_end(today.year, today.month))),
+            ("quarter", "Quý này", Period(dt.date(today.year, quarter, 1), _month_end(today.year, quarter + 2))),
             ("year", "Năm nay", Period.year(today.year)),
             ("last-year", "Năm trước", Period.year(today.year - 1))]
 
@@ -80,12 +83,12 @@ async def _officer_report(request: Request, tu: str, den: str, can_bo: str):
     if who.role == Role.OFFICER:
         can_bo = who.user  # their own row (the services refuse anyone else's)
     params = {"from": period.start.isoformat(), "to": period.end.isoformat(), **({"officer": can_bo} if can_bo else {})}
-    (intake, e1), (dispatch, e2), (archive, e3), (staff, _) = await asyncio.gather(
+    (intake, e1), (dispatch, e2), (archive, e3) = await asyncio.gather(
         try_get(request, "intake", "/reports/officers", params=params),
         try_get(request, "dispatch", "/reports/officers", params=params),
-        try_get(request, "archive", "/reports/officers", params=params),
-        try_get(request, "intake", "/staff"))
-    members = staff or []
+        try_get(request, "archive", "/reports/officers", params=params))
+    # The staff list the accounts are seeded from (shared/staff.py): who is listed even with nothing.
+    members = [m.model_dump() for m in load_staff(ctx_of(request).settings.staff_file).members.values()]
     names = {m["user"]: m["name"] for m in members}
     if can_bo:
         listed = [can_bo]
