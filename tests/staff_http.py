@@ -3,7 +3,7 @@ would mint for them (R-15.5: every service API refuses calls without one).
 
 `http.post(url, json={"by": "chutich", ...})` calls as the chairman; the caller is `as_=` when
 given, else the user the request names (`by`, `user`, `author`, `requested_by`, `granted_by`,
-`revoked_by` in the JSON body, form data or query; the officer in `/handling/{officer}/` and
+`revoked_by`, `clerk` in the JSON body, form data or query; the officer in `/handling/{officer}/` and
 `/officers/{officer}/work`), else the clerk. `/blobs/…` is fetched with a service token.
 The keys are the running system's (`use_keys`, called by the e2e system fixture).
 """
@@ -21,7 +21,7 @@ from shared.config import REPO_ROOT
 from shared.staff import load_staff
 
 DEFAULT_USER = "vanthu"
-_NAMED = ("by", "user", "author", "requested_by", "granted_by", "revoked_by")
+_NAMED = ("by", "user", "author", "requested_by", "granted_by", "revoked_by", "clerk")
 _PATH_USER = re.compile(r"/(?:handling|officers)/([^/?]+)/")
 
 
@@ -33,18 +33,20 @@ class StaffHttp:
     def use_keys(self, keys_dir: Path | str) -> None:
         self.keys_dir = Path(keys_dir)
 
-    def token(self, user: str) -> str:
+    def token(self, user: str, role: str | None = None) -> str:
+        """The portal's token for `user` with their role in the staff file (an unknown user is an
+        officer), or with `role` when given (a role nobody in the staff file holds yet)."""
         assert self.keys_dir is not None, "no system keys yet: the e2e system fixture sets them"
         member = load_staff(self.staff_file).get(user)
-        role = member.role.value if member else "officer"
+        role = role or (member.role.value if member else "officer")
         return TokenIssuer(self.keys_dir, PORTAL_ISSUER).mint(user, role, member.name if member else user)
 
     def service_token(self, service: str = "gateway") -> str:
         assert self.keys_dir is not None
         return TokenIssuer(self.keys_dir, service).service_token()
 
-    def headers(self, user: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token(user)}"}
+    def headers(self, user: str, role: str | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(user, role)}"}
 
     def caller(self, url: str, kwargs: dict[str, Any]) -> str | None:
         for source in (kwargs.get("json"), kwargs.get("data"), kwargs.get("params")):

@@ -315,17 +315,29 @@ async def test_with_the_tsa_away_nothing_changes_and_the_next_run_catches_up(ctx
 
 
 async def test_the_integrity_endpoints(ctx):
-    """R-4.1: the operator starts a fixity run, reads runs and open alerts over HTTP."""
-    from fastapi import FastAPI
+    """R-4.1: the operator starts a fixity run, reads runs and open alerts over HTTP (R-13), with
+    the token the portal mints for them (R-15.5); an officer runs no integrity checks."""
+    from fastapi import Depends, FastAPI
 
+    from services.archive.domain.access import ACCESS
     from services.archive.entrypoints.integrity_api import router
+    from shared.auth import authorizer
+    from staff_http import StaffHttp
 
     app = FastAPI()
-    app.include_router(router)
+    app.include_router(router, dependencies=[Depends(authorizer(ACCESS, ctx.settings.auth_keys_dir))])
     app.state.ctx = ctx
+    staff = StaffHttp(ctx.settings.auth_keys_dir)
     (entry,) = await keep(ctx, "incoming:D", ("bao-cao.pdf", b"%PDF-1.7 bao cao D", "application/pdf"))
     await ctx.store.db["files.chunks"].update_many({}, {"$set": {"data": Binary(b"%PDF-1.7 bao cao X")}})
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://archive") as client:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://archive") as anonymous:
+        assert (await anonymous.post("/fixity/run")).status_code == 401
+        officer = staff.headers("cc.vanphong")
+        assert (await anonymous.post("/fixity/run", headers=officer)).status_code == 403
+        assert (await anonymous.get("/alerts", headers=officer)).status_code == 403
+        assert await ctx.store.db["fixity_runs"].count_documents({}) == 0
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://archive",
+                                 headers=staff.headers("vanhanh", "operator")) as client:
         run = (await client.post("/fixity/run")).json()
         assert run["verdict"] == "failed" and run["failures"][0]["record_id"] == "incoming:D"
         runs = (await client.get("/fixity/runs", params={"limit": 5})).json()

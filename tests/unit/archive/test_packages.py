@@ -16,13 +16,16 @@ import bagit
 import httpx
 import pytest
 from bson.int64 import Int64
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from lxml import etree
+from staff_http import StaffHttp
 
 from services.archive.domain import bag
+from services.archive.domain.access import ACCESS
 from services.archive.domain.bag import DossierExists, DossierNotFound, InvalidPackage
 from services.archive.entrypoints.package_api import router
 from services.archive.handlers.packages import RecordConflict, check_package, export_dossier, import_dossier
+from shared.auth import authorizer
 from shared.blobs import BlobStore
 from shared.db import AUDIT, Store
 from shared.pdfdocs import DocumentText, render_document
@@ -384,16 +387,28 @@ async def test_the_routes_export_and_import(source, target):
     apps = {}
     for name, ctx in (("source", source), ("target", target)):
         apps[name] = FastAPI()
-        apps[name].include_router(router)
+        apps[name].include_router(router, dependencies=[Depends(authorizer(ACCESS, ctx.settings.auth_keys_dir))])
         apps[name].state.ctx = ctx
+    staff = StaffHttp(source.settings.auth_keys_dir)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(apps["source"]), base_url="http://archive") as client:
-        answer = await client.get(f"/dossiers/{CODE}/export")
+        assert (await client.get(f"/dossiers/{CODE}/export")).status_code == 401  # R-15.5: no token, nothing
+        # the operator runs the system but reads no documents; an officer does not export the archive's dossiers
+        for user, role in (("vanhanh", "operator"), ("cc.vanphong", "officer")):
+            refused = await client.get(f"/dossiers/{CODE}/export", headers=staff.headers(user, role))
+            assert refused.status_code == 403, user
+        answer = await client.get(f"/dossiers/{CODE}/export", headers=staff.headers("luutru"))
         assert answer.status_code == 200 and answer.headers["content-type"] == "application/zip"
         assert f'filename="{CODE}.zip"' in answer.headers["content-disposition"]
         package = answer.content
-        assert (await client.get("/dossiers/000.24.26.H56.2026.99.VP/export")).status_code == 404
+        assert (await client.get("/dossiers/000.24.26.H56.2026.99.VP/export", headers=staff.headers("luutru"))).status_code == 404
     async with httpx.AsyncClient(transport=httpx.ASGITransport(apps["target"]), base_url="http://archive") as client:
-        headers = {"Content-Type": "application/zip"}
+        headers = {"Content-Type": "application/zip", **staff.headers("luutru")}
+        # only the archivist imports, and only as herself
+        refused = await client.post("/dossiers/import", params={"by": "chutich"}, content=package, headers=headers)
+        assert refused.status_code == 403 and "thay người khác" in refused.json()["detail"]
+        chairman = {"Content-Type": "application/zip", **staff.headers("chutich")}
+        assert (await client.post("/dossiers/import", content=package, headers=chairman)).status_code == 403
+        assert await target.store.db["dossiers"].count_documents({}) == 0
         answer = await client.post("/dossiers/import", params={"by": "luutru"}, content=package, headers=headers)
         assert answer.status_code == 201 and answer.json()["code"] == CODE
         answer = await client.post("/dossiers/import", params={"by": "luutru"}, content=package, headers=headers)
@@ -401,4 +416,3 @@ async def test_the_routes_export_and_import(source, target):
         answer = await client.post("/dossiers/import", params={"by": "luutru"}, content=b"PK broken", headers=headers)
         assert answer.status_code == 422 and answer.json()["detail"]["problems"]
         assert (await client.post("/dossiers/import", params={"by": "luutru"}, content=b"", headers=headers)).status_code == 422
-
