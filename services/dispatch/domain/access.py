@@ -22,7 +22,9 @@ ACCESS = {
     ("POST", "/outgoing/{key}/cancel"): CLERK | LEADERS,
     ("POST", "/outgoing/{key}/format-check"): CLERK,
     ("GET", "/deliveries/unacknowledged"): CLERK | LEADERS,
-    ("GET", "/issuing/late"): CLERK | LEADERS | roles(Role.OPERATOR),
+    # R-4.2a, R-7.5: the clerk tracks issuing, leaders steer; the rows carry codes and subjects, so
+    # not the operator (R-13: the system, not the documents)
+    ("GET", "/issuing/late"): CLERK | LEADERS,
     ("GET", "/register/{year}"): REGISTER_READERS,
     ("GET", "/register/{year}/rows"): REGISTER_READERS,
     ("GET", "/register/{year}/export.{fmt}"): REGISTER_READERS,
