@@ -1,6 +1,6 @@
 """The portal alone, in process (httpx.ASGITransport), on the real store: its own database per
-test (the `settings` fixture). Pages that call other services are tested end to end
-(test_portal_e2e.py)."""
+test (the `settings` fixture of tests/conftest.py). Pages that call other services are tested end
+to end (test_portal_e2e.py). A module of its own (not conftest.py): tests import its helpers."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import re
 from contextlib import asynccontextmanager
 
 import httpx
-import pytest
 
 from services.portal.entrypoints.app import definition
 from shared.service import create_app
@@ -28,18 +27,6 @@ def csrf_of(html: str) -> str:
 async def running_portal(settings):
     app = create_app(definition, settings)
     async with app.router.lifespan_context(app):
-        yield app
-
-
-@pytest.fixture
-def portal_settings(settings):
-    # plain http in process: the test client (like Python's cookie jar) keeps Secure cookies for https only
-    return settings.model_copy(update={"portal_cookie_secure": False})
-
-
-@pytest.fixture
-async def portal(portal_settings):
-    async with running_portal(portal_settings) as app:
         yield app
 
 

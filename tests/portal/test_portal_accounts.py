@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from conftest import INITIAL, NEW_PASSWORD, browser, csrf_of, running_portal, sign_in, signed_in
+from portal_client import INITIAL, NEW_PASSWORD, browser, csrf_of, running_portal, sign_in, signed_in
 
 from services.portal.adapters import repository as repo
 from services.portal.domain import accounts as rules
