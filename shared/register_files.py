@@ -31,6 +31,7 @@ class Table:
     widths_mm: tuple[int, ...]
     heading: str = ""
     bars: list[tuple[str, int]] = field(default_factory=list)
+    bars_title: str = ""
 
 
 def tables_to_xlsx(tables: list[Table], *, title: str, sheet_title: str, subtitle: str = "") -> bytes:
@@ -123,6 +124,9 @@ def tables_to_pdf(tables: list[Table], *, title: str, subtitle: str = "", landsc
                     row.cell("" if value is None else str(value))
         if table.bars and any(v for _, v in table.bars):
             pdf.ln(2)
+            if table.bars_title:
+                pdf.set_font("Serif", "B", 10)
+                pdf.cell(0, 6, table.bars_title, new_x="LMARGIN", new_y="NEXT")
             _bars(pdf, table.bars, pdf.w - pdf.l_margin - pdf.r_margin)
     return bytes(pdf.output())
 

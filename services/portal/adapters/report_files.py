@@ -42,7 +42,8 @@ def officer_report_file(fmt: str, table: OfficerTable, period: Period, *, as_of:
     charts = [("Đúng hạn", table.totals["on_time"]), ("Quá hạn", table.totals["late"]),
               ("Đang xử lý", table.totals["outstanding"]), ("Tồn quá hạn", table.totals["overdue"])]
     bars = [(name, value) for name, value in charts if isinstance(value, int)]
-    return render_tables(fmt, [Table(columns, rows, officer_widths(len(columns)), bars=bars)], title=title,
+    return render_tables(fmt, [Table(columns, rows, officer_widths(len(columns)), bars=bars,
+                                     bars_title="Xử lý văn bản đến của các cán bộ trong kỳ (tổng cộng)")], title=title,
                          subtitle=subtitle, sheet_title="Bao cao can bo")
 
 

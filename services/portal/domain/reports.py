@@ -228,7 +228,8 @@ def year_export_rows(sections: list[Section]) -> list[tuple[str, tuple[str, ...]
 
 # ---- charts (server-rendered SVG, no script) ----------------------------------------------------
 
-SERIES_COLOURS = ("#1a7f37", "#cf222e", "#0969da", "#9a6700", "#8250df", "#59636e")
+SERIES_COLOURS = ("#1a7f37", "#cf222e", "#0969da", "#9a6700", "#8250df", "#59636e")  # on time, late, open, overdue…
+NEUTRAL_COLOURS = ("#0969da", "#8250df", "#1b7c83")  # counts that are neither good nor bad
 
 
 @dataclass(frozen=True)
@@ -269,7 +270,8 @@ def nice_max(value: int) -> int:
 
 
 def bar_chart(categories: list[str], series: list[tuple[str, list[int]]], *, title: str = "", width: int = 640,
-              bar_height: int = 14, gap: int = 10, label_width: int = 170) -> Chart:
+              bar_height: int = 14, gap: int = 10, label_width: int = 170,
+              colours: tuple[str, ...] = SERIES_COLOURS) -> Chart:
     """Horizontal grouped bars: one group per category (officer, kind…), one bar per series.
     Values that are not numbers (a service that did not answer) draw no bar."""
     values = [v for _, vs in series for v in vs if isinstance(v, int)]
@@ -288,13 +290,14 @@ def bar_chart(categories: list[str], series: list[tuple[str, list[int]]], *, tit
                 continue
             w = round(plot_width * value / top, 1)
             y = y0 + j * bar_height
-            bars.append(Bar(plot_left, y, w, bar_height - 2, SERIES_COLOURS[j % len(SERIES_COLOURS)], value,
+            bars.append(Bar(plot_left, y, w, bar_height - 2, colours[j % len(colours)], value,
                             f"{category} — {name}: {value}"))
-            texts.append((plot_left + w + 4, y + bar_height - 4, str(value)))
+            if value:  # a zero is in the table; on the chart it would only clutter
+                texts.append((plot_left + w + 4, y + bar_height - 4, str(value)))
     plot_bottom = plot_top + max(height_of_groups, group)
     steps = next(n for n in (4, 5, 2, 1) if top % n == 0)  # whole numbers on the scale
     ticks = [(round(plot_left + plot_width * k / steps, 1), _number(top * k / steps)) for k in range(steps + 1)]
-    legend = [(SERIES_COLOURS[j % len(SERIES_COLOURS)], name) for j, (name, _) in enumerate(series)]
+    legend = [(colours[j % len(colours)], name) for j, (name, _) in enumerate(series)]
     return Chart(width=width, height=int(plot_bottom + 24 + (18 if len(series) > 1 else 0)), bars=bars, labels=labels,
                  values=texts, ticks=ticks, legend=legend if len(series) > 1 else [], plot_left=plot_left,
                  plot_top=plot_top, plot_bottom=plot_bottom, title=title)
@@ -324,7 +327,7 @@ def officer_charts(table: OfficerTable) -> list[Chart]:
         charts.append(bar_chart(names, [("Dự thảo đã soạn", [r["drafts_written"] for r in table.rows]),
                                         ("Hồ sơ đã đóng", [r["dossiers_closed"] for r in table.rows]),
                                         ("Hồ sơ đã nộp lưu", [r["dossiers_submitted"] for r in table.rows])],
-                                title="Dự thảo và hồ sơ theo cán bộ"))
+                                title="Dự thảo và hồ sơ theo cán bộ", colours=NEUTRAL_COLOURS))
     return charts
 
 
