@@ -71,6 +71,11 @@ class Browser:
     def sign_in(self, user: str, new_password: str) -> None:
         self.get("/dang-nhap")
         answer = self.post("/dang-nhap", {"user": user, "password": INITIAL})
+        if answer.status_code == 401:  # changed already, in an earlier test of this module
+            self.get("/dang-nhap")
+            answer = self.post("/dang-nhap", {"user": user, "password": new_password})
+            assert answer.status_code == 303 and answer.headers["location"] != "/doi-mat-khau", answer.text
+            return
         assert answer.status_code == 303 and answer.headers["location"] == "/doi-mat-khau", answer.text
         self.get("/doi-mat-khau")
         changed = self.post("/doi-mat-khau", {"old_password": INITIAL, "new_password": new_password,
@@ -156,3 +161,49 @@ def test_clerk_chairman_and_officer_work_through_the_portal(portal_system):
     clerk.get("/van-thu")
     assert clerk.post("/dang-xuat").status_code == 303
     assert clerk.get("/van-thu").status_code == 303
+
+
+def test_a_draft_goes_from_the_officer_to_the_chairman_and_the_clerk_issues_it(portal_system):
+    from shared.pdfdocs import DocumentText, render_document
+
+    stack, urls = portal_system
+    subject = f"Thông báo lịch tiếp công dân {uuid.uuid4().hex[:6]}"
+    pdf = render_document(DocumentText(type_name="THÔNG BÁO", subject=subject, number_notation="Số:      /TB-UBND",
+                                       signer_name="Lê Văn Thành"), number_fields=True).pdf
+    officer = Browser(urls["portal"])
+    officer.sign_in("cc.tuphap", "Lan-TuPhap-2026!")
+    assert 'id="form-new-draft"' in officer.get("/du-thao/moi").text
+    created = officer.post("/du-thao", {"type_name": "Thông báo", "subject": subject, "recipients": PROVINCE_OFFICE},
+                           files={"file": ("thong-bao.pdf", pdf, "application/pdf")})
+    assert created.status_code == 303, created.text
+    draft_path = created.headers["location"].split("?")[0]
+    page = officer.get(draft_path)
+    assert page.status_code == 200 and subject in page.text and 'id="form-submit"' in page.text
+    assert officer.post(f"{draft_path}/trinh").status_code == 303
+    assert "Đã trình" in officer.get(draft_path).text
+    assert subject in officer.get("/du-thao").text
+
+    chairman = Browser(urls["portal"])
+    chairman.sign_in("chutich", "Thanh-Hoang-Duc-2026")
+    assert subject in chairman.get("/lanh-dao").text
+    assert 'id="form-approve"' in chairman.get(draft_path).text
+    approved = chairman.post(f"{draft_path}/duyet")
+    assert approved.status_code == 303, approved.text
+    outgoing_link = re.search(r'id="link-outgoing" href="([^"]+)"', chairman.get(draft_path).text).group(1)
+
+    clerk = Browser(urls["portal"])
+    clerk.sign_in("vanthu", "Mai-Hoang-Duc-2026!")
+    wait_for(lambda: clerk.get("/van-thu/van-ban-di"), lambda r: subject in r.text and 'id="check-' in r.text,
+             what="the signed document waiting for the clerk's format check")
+    key = outgoing_link.rsplit("/", 1)[1]
+    assert clerk.post(f"/van-ban-di/{key}/kiem-tra-the-thuc", {"passed": "true"}).status_code == 303
+    issued = wait_for(lambda: clerk.get(outgoing_link), lambda r: "Đã phát hành" in r.text, what="numbered, signed, issued")
+    assert 'id="deliveries"' in issued.text and PROVINCE_OFFICE in issued.text
+    assert "/TB-UBND" in re.search(r'id="outgoing-code">([^<]*)<', issued.text).group(1)
+    assert clerk.get("/van-thu/thu-hoi").status_code == 200
+
+    archivist = Browser(urls["portal"])
+    archivist.sign_in("luutru", "Bui-Thi-Ha-2026!")
+    for path in ("/luu-tru", "/ho-so", "/tra-cuu?q=tiep+cong+dan"):
+        assert archivist.get(path).status_code == 200, path
+    assert archivist.get("/viec-cua-toi").status_code == 403
