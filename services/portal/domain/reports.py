@@ -335,4 +335,4 @@ def section_chart(section: Section) -> Chart | None:
     if not section.chart or not any(v for _, v in section.chart):
         return None
     return bar_chart([name for name, _ in section.chart], [("Số lượng", [v for _, v in section.chart])],
-                     title=section.heading, bar_height=18)
+                     title=f"Biểu đồ — {section.heading}", bar_height=18, colours=NEUTRAL_COLOURS[:1])
