@@ -8,7 +8,8 @@ Per officer (R-12.4), from each task of each registered document's assignment:
   deadline runs from the officer's receipt in working days, or is a fixed date, never past the
   reply deadline: `domain/handling.py`, `shared/workdays.py`);
 - `outstanding`: tasks given and not completed at the end of the period (or now, if sooner), of
-  which `not_received` were not even received yet, and `overdue` are past their deadline;
+  which `not_received` were not even received yet, and `overdue` are past their deadline; a
+  cooperating part left open when the lead completed the document closes with it;
 - `replies_owed` (R-10.3): documents asking for a report or information whose lead the officer
   is and which are not completed at that moment; `replies_overdue`: past the reply date.
 A recalled document is no one's work any more (R-6.2): it is left out of the officer figures and
@@ -85,7 +86,10 @@ def task_figures(document: dict, task: dict, period: Period, *, as_of: dt.dateti
         figures["received"] = 1
     if completed is not None and period.contains(completed):
         figures["on_time" if completed_on_time(document, task, calendar) else "late"] = 1
-    outstanding = assigned is not None and assigned < as_of and (completed is None or completed >= as_of)
+    # A part not completed when the lead completed the document is closed with it (handling
+    # refuses any change after that): no longer anyone's outstanding work.
+    closed = completed or _moment((document.get("handling") or {}).get("completed_at"))
+    outstanding = assigned is not None and assigned < as_of and (closed is None or closed >= as_of)
     if outstanding:
         figures["outstanding"] = 1
         received = _moment(task.get("received_at"))

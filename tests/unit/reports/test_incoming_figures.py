@@ -129,6 +129,17 @@ def test_replies_owed_by_the_lead_until_completed_and_overdue_after_the_reply_da
     assert row([asks])["replies_owed"] == 0
 
 
+def test_a_cooperating_part_left_open_closes_with_the_document():
+    doc = assign(document("c"), vn("2026-04-01"), lead=TaskRequest("cc.tuphap", 3), cooperating=[TaskRequest("cc.diachinh", 1)])
+    receive(doc, "cc.diachinh", vn("2026-04-01", 10))  # due 02/04
+    receive(doc, "cc.tuphap", vn("2026-04-01", 10))
+    complete(doc, "cc.tuphap", vn("2026-04-10"))  # the document is done; her part can no longer change
+    cooperating = row([doc], officer="cc.diachinh")
+    assert (cooperating["received"], cooperating["on_time"], cooperating["late"], cooperating["outstanding"]) == (1, 0, 0, 0)
+    early = row([doc], period=Period(dt.date(2026, 4, 1), dt.date(2026, 4, 5)), officer="cc.diachinh")
+    assert (early["outstanding"], early["overdue"]) == (1, 1)  # before that it was hers, and late
+
+
 def test_a_reassignment_is_not_counted_twice_and_a_recalled_document_is_no_ones_work():
     doc = assign(document("x"), vn("2026-03-30"))  # given in March
     receive(doc, "cc.tuphap", vn("2026-03-31"))
