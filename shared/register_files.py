@@ -89,6 +89,7 @@ def _bars(pdf: FPDF, bars: list[tuple[str, int]], width_mm: float) -> None:
         pdf.set_xy(x + label_w + plot_w * value / top + 1.5, y)
         pdf.cell(value_w, bar_h, str(value))
         pdf.set_xy(x, y + bar_h + 1.5)
+    pdf.set_fill_color(255)  # the next table's cells are not filled
 
 
 def tables_to_pdf(tables: list[Table], *, title: str, subtitle: str = "", landscape: bool = True) -> bytes:
