@@ -74,6 +74,7 @@ EXPECTED: dict[str, dict[tuple[str, str], set[str]]] = {
         **BLOBS,
         ("GET", "/documents"): DOCUMENT_READERS | {SERVICE},
         ("GET", "/documents/{key}"): DOCUMENT_READERS | {SERVICE},
+        ("GET", "/documents/{key}/audit"): DOCUMENT_READERS | {SERVICE},  # the document's page in the portal
         ("GET", "/documents/by-package/{package_id}"): DOCUMENT_READERS | {SERVICE},
         ("GET", "/register/{year}"): REGISTER_READERS,
         ("GET", "/register/{year}/rows"): REGISTER_READERS,
@@ -96,6 +97,7 @@ EXPECTED: dict[str, dict[tuple[str, str], set[str]]] = {
         ("POST", "/outgoing"): {CLERK},  # the clerk issues
         ("GET", "/outgoing"): DOCUMENT_READERS | {SERVICE},
         ("GET", "/outgoing/{key}"): DOCUMENT_READERS | {SERVICE},
+        ("GET", "/outgoing/{key}/audit"): DOCUMENT_READERS | {SERVICE},  # the document's page in the portal
         ("POST", "/outgoing/{key}/recall"): LEADERS,  # a leader's decision
         ("POST", "/outgoing/{key}/cancel"): {CLERK} | LEADERS,  # R-7.2b
         ("POST", "/outgoing/{key}/format-check"): {CLERK},

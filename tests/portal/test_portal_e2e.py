@@ -110,6 +110,7 @@ def test_clerk_chairman_and_officer_work_through_the_portal(portal_system):
     page = clerk.get(f"/van-ban-den/{key}")
     assert page.status_code == 200 and 'id="verification-checks"' in page.text and 'id="register-number"' in page.text
     assert "Biên bản kiểm tra" in page.text and 'id="signatures"' in page.text
+    assert 'id="audit"' in page.text and "incoming.registered" in page.text  # the intake's audit of it
     register = clerk.get("/van-thu/so-den")
     assert register.status_code == 200 and subject in register.text
     export = clerk.get(re.search(r'id="link-export-xlsx" href="([^"]+)"', register.text).group(1).replace("&amp;", "&"))
@@ -199,6 +200,8 @@ def test_a_draft_goes_from_the_officer_to_the_chairman_and_the_clerk_issues_it(p
     assert clerk.post(f"/van-ban-di/{key}/kiem-tra-the-thuc", {"passed": "true"}).status_code == 303
     issued = wait_for(lambda: clerk.get(outgoing_link), lambda r: "Đã phát hành" in r.text, what="numbered, signed, issued")
     assert 'id="deliveries"' in issued.text and PROVINCE_OFFICE in issued.text
+    assert 'id="audit"' in issued.text
+    assert "outgoing.numbered" in issued.text  # dispatch's audit of it
     assert "/TB-UBND" in re.search(r'id="outgoing-code">([^<]*)<', issued.text).group(1)
     assert clerk.get("/van-thu/thu-hoi").status_code == 200
 

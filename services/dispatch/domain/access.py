@@ -14,6 +14,7 @@ REGISTER_READERS = roles(Role.CLERK, Role.CHAIRMAN, Role.VICE_CHAIRMAN, Role.ARC
 ACCESS = {
     ("POST", "/outgoing"): CLERK,
     ("GET", "/outgoing/{key}"): READERS,
+    ("GET", "/outgoing/{key}/audit"): READERS,
     ("GET", "/outgoing"): READERS,
     ("POST", "/outgoing/{key}/recall"): LEADERS,
     ("POST", "/outgoing/{key}/paper/{organ_id}"): CLERK,

@@ -13,6 +13,7 @@ REGISTER_READERS = roles(Role.CLERK, Role.CHAIRMAN, Role.VICE_CHAIRMAN, Role.ARC
 ACCESS = {
     ("GET", "/documents"): READERS,
     ("GET", "/documents/{key}"): READERS,
+    ("GET", "/documents/{key}/audit"): READERS,
     ("GET", "/documents/by-package/{package_id}"): READERS,
     ("GET", "/register/{year}"): REGISTER_READERS,
     ("GET", "/register/{year}/rows"): REGISTER_READERS,

@@ -47,14 +47,19 @@ def officer_report_file(fmt: str, table: OfficerTable, period: Period, *, as_of:
                          subtitle=subtitle, sheet_title="Bao cao can bo")
 
 
-def year_report_file(fmt: str, year: int, sections: list[Section], *, as_of: dt.datetime | None = None) -> tuple[bytes, str]:
-    """The yearly report on applying the regulation (R-12.6): one table per part."""
+def year_report_file(fmt: str, year: int, sections: list[Section], *, as_of: dt.datetime | None = None,
+                     period: Period | None = None) -> tuple[bytes, str]:
+    """The yearly report on applying the regulation (R-12.6): one table per part; `period` for an
+    ad-hoc report on a part of the year."""
     widths = (A4_PORTRAIT_WIDTH_MM - 35, 35)
     tables = []
     for (heading, columns, rows), section in zip(year_export_rows(sections), sections):
         rows = [[what, value if fmt == "xlsx" else str(value)] for what, value in rows]
         tables.append(Table(columns, rows, widths, heading=heading,
                             bars=[(n, v) for n, v in section.chart if isinstance(v, int)]))
-    title = f"{AGENCY_VI}\nBÁO CÁO TÌNH HÌNH THỰC HIỆN QUY CHẾ VĂN BẢN ĐIỆN TỬ NĂM {year}"
-    return render_tables(fmt, tables, title=title, subtitle=f"Năm {year}{_taken(as_of)}", sheet_title=f"Bao cao nam {year}",
+    if period is None:
+        title, subtitle = f"{AGENCY_VI}\nBÁO CÁO TÌNH HÌNH THỰC HIỆN QUY CHẾ VĂN BẢN ĐIỆN TỬ NĂM {year}", f"Năm {year}"
+    else:
+        title, subtitle = f"{AGENCY_VI}\nBÁO CÁO TÌNH HÌNH THỰC HIỆN QUY CHẾ VĂN BẢN ĐIỆN TỬ", f"Kỳ báo cáo {period.label_vi()}"
+    return render_tables(fmt, tables, title=title, subtitle=subtitle + _taken(as_of), sheet_title=f"Bao cao nam {year}",
                          landscape=False)

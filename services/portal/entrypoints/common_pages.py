@@ -39,10 +39,11 @@ async def incoming_page(key: str, request: Request) -> Response:
     if document is None:
         raise PageError(404, error or "Không có văn bản đến này.")
     record, _ = await try_get(request, "archive", f"/records/{quote('incoming:' + key, safe='')}")
+    audit, audit_error = await try_get(request, "intake", f"/documents/{quote(key, safe='')}/audit")
     who = account(request)
     tasks = [t for t in ((document.get("assignment") or {}).get("tasks") or []) if t.get("officer") == who.get("_id")]
     return render(request, "incoming.html", title=(document.get("metadata") or {}).get("subject") or "Văn bản đến",
-                  doc=document, record=record, my_tasks=tasks)
+                  doc=document, record=record, my_tasks=tasks, audit=audit or [], audit_error=audit_error)
 
 
 @router.get("/van-ban-di/{key}")
@@ -51,7 +52,9 @@ async def outgoing_page(key: str, request: Request) -> Response:
     if document is None:
         raise PageError(404, error or "Không có văn bản đi này.")
     record, _ = await try_get(request, "archive", f"/records/{quote('outgoing:' + key, safe='')}")
-    return render(request, "outgoing.html", title=document.get("subject") or "Văn bản đi", doc=document, record=record)
+    audit, audit_error = await try_get(request, "dispatch", f"/outgoing/{quote(key, safe='')}/audit")
+    return render(request, "outgoing.html", title=document.get("subject") or "Văn bản đi", doc=document, record=record,
+                  audit=audit or [], audit_error=audit_error)
 
 
 @router.get("/ban-luu/{rid}")

@@ -160,9 +160,24 @@ def _year(nam: str) -> int:
         raise PageError(422, f"Năm báo cáo «{nam}» không hợp lệ.") from None
 
 
-async def _year_report(request: Request, year: int):
+def _year_part(year: int, tu: str, den: str) -> Period:
+    """The whole year, or an ad-hoc part of it (R-12.6: yearly and ad-hoc reports)."""
+    start, end = _date(tu, "Ngày đầu kỳ"), _date(den, "Ngày cuối kỳ")
+    whole = Period.year(year)
+    try:
+        part = Period(start or whole.start, end or whole.end)
+    except PeriodError as exc:
+        raise PageError(422, str(exc)) from exc
+    if part.start.year != year or part.end.year != year:
+        raise PageError(422, f"Kỳ báo cáo phải nằm trong năm {year}.")
+    return part
+
+
+async def _year_report(request: Request, year: int, period: Period):
     path = f"/reports/year/{year}"
-    found = await asyncio.gather(*(try_get(request, service, path) for service in ("intake", "dispatch", "archive", "signing")))
+    params = {} if period == Period.year(year) else {"from": period.start.isoformat(), "to": period.end.isoformat()}
+    found = await asyncio.gather(*(try_get(request, service, path, params=params)
+                                   for service in ("intake", "dispatch", "archive", "signing")))
     answers = dict(zip(("intake", "dispatch", "archive", "signing"), (data for data, _ in found)))
     errors = [error for _, error in found if error]
     as_of = next((a.get("as_of") for a in answers.values() if a), None)
@@ -170,21 +185,27 @@ async def _year_report(request: Request, year: int):
 
 
 @router.get("/bao-cao/nam")
-async def year_page(request: Request, nam: str = "") -> Response:
-    """R-12.6: the yearly report on how the regulation is applied."""
+async def year_page(request: Request, nam: str = "", tu: str = "", den: str = "") -> Response:
+    """R-12.6: the yearly report on how the regulation is applied, or for a part of the year."""
     year = _year(nam)
-    sections, errors, as_of = await _year_report(request, year)
+    period = _year_part(year, tu, den)
+    sections, errors, as_of = await _year_report(request, year, period)
     charts = {s.heading: rules.section_chart(s) for s in sections}
-    return render(request, "reports_year.html", title=f"Báo cáo năm {year}", year=year, sections=sections, charts=charts,
-                  errors=errors, as_of=as_of, this_year=vn_date(utcnow()).year)
+    whole = period == Period.year(year)
+    query = f"nam={year}" + ("" if whole else f"&tu={period.start.isoformat()}&den={period.end.isoformat()}")
+    return render(request, "reports_year.html", title=f"Báo cáo năm {year}", year=year, period=period, whole=whole,
+                  sections=sections, charts=charts, errors=errors, as_of=as_of, query=query)
 
 
 @router.get("/bao-cao/nam/xuat.{fmt}")
-async def year_export(fmt: str, request: Request, nam: str = "") -> Response:
+async def year_export(fmt: str, request: Request, nam: str = "", tu: str = "", den: str = "") -> Response:
     fmt = _format(fmt)
     year = _year(nam)
-    sections, errors, as_of = await _year_report(request, year)
+    period = _year_part(year, tu, den)
+    sections, errors, as_of = await _year_report(request, year, period)
     if len(errors) == 4:
         raise PageError(503, errors[0])
-    body, media = year_report_file(fmt, year, sections, as_of=_moment(as_of))
-    return _attachment(body, media, f"bao-cao-nam-{year}.{fmt}")
+    whole = period == Period.year(year)
+    body, media = year_report_file(fmt, year, sections, as_of=_moment(as_of), period=None if whole else period)
+    name = f"bao-cao-nam-{year}" if whole else f"bao-cao-{period.start.isoformat()}-{period.end.isoformat()}"
+    return _attachment(body, media, f"{name}.{fmt}")
