@@ -111,3 +111,18 @@ def visible_officers(principal, officer: str | None, staff) -> list[str] | None:
             raise HTTPException(404, f"Không có cán bộ '{officer}'.")
         return [officer]
     return None
+
+
+def request_year_part(year: int, start: dt.date | None, end: dt.date | None) -> Period:
+    """The yearly report's period (R-12.6): the whole year, or an ad-hoc part of it (both dates
+    within that year; one alone runs to the year's end or from its start)."""
+    whole = request_year(year)
+    if start is None and end is None:
+        return whole
+    try:
+        part = Period(start or whole.start, end or whole.end)
+    except PeriodError as exc:
+        raise HTTPException(422, str(exc)) from exc
+    if part.start.year != year or part.end.year != year:
+        raise HTTPException(422, f"Kỳ báo cáo phải nằm trong năm {year}.")
+    return part

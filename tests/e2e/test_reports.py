@@ -123,6 +123,8 @@ def test_a_document_handled_in_time_counts_for_its_officer_in_the_report_and_its
     yearly = http.get(f"{urls['intake']}/reports/year/{year}", as_="vanthu")
     assert yearly.status_code == 200, yearly.text
     assert yearly.json()["incoming"]["registered"] >= 1 and yearly.json()["assignments"]["completed_on_time"] == 1
+    today_only = http.get(f"{urls['intake']}/reports/year/{year}", params=period, as_="vanthu").json()  # ad hoc
+    assert today_only["period"] == period and today_only["assignments"]["completed_on_time"] == 1
     for service in ("intake", "dispatch", "archive", "signing"):
         assert http.get(f"{urls[service]}/reports/year/{year}", as_="vanthu").status_code == 200
         assert http.get(f"{urls[service]}/reports/year/{year}", as_="vanhanh").status_code == 403

@@ -12,7 +12,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from services.archive.adapters import repository as repo
 from services.archive.domain import reports
 from shared.clock import utcnow
-from shared.report_period import Period, request_period, request_year, visible_officers
+from shared.report_period import Period, request_period, request_year_part, visible_officers
 from shared.service import ctx_of
 from shared.staff import load_staff
 
@@ -56,11 +56,13 @@ async def officers_report(request: Request, start: dt.date | None = Query(None, 
 
 
 @router.get("/reports/year/{year}")
-async def year_report(year: int, request: Request) -> dict:
-    """R-12.6: the archive's part of the yearly report: catalogue, dossiers, disposals, records kept."""
+async def year_report(year: int, request: Request, start: dt.date | None = Query(None, alias="from"),
+                      end: dt.date | None = Query(None, alias="to")) -> dict:
+    """R-12.6: the archive's part of the yearly report: the year's catalogue, and dossiers, disposals,
+    records kept in the year or an ad-hoc part of it (`from`, `to` within the year)."""
     ctx = ctx_of(request)
     now = utcnow()
-    period = request_year(year)
+    period = request_year_part(year, start, end)
     rows = await year_rows(ctx.store.db, period, year)
     return {"year": year, "period": period.to_dict(), "as_of": period.as_of(now),
             **reports.yearly_report(rows["dossiers"], rows["catalogue"], rows["records"], rows["tombstones"], period,

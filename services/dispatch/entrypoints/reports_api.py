@@ -13,7 +13,7 @@ from services.dispatch.adapters import repository as repo
 from services.dispatch.domain import reports
 from services.dispatch.handlers.drafts import DRAFTS
 from shared.clock import utcnow
-from shared.report_period import Period, request_period, request_year, visible_officers
+from shared.report_period import Period, request_period, request_year_part, visible_officers
 from shared.service import ctx_of
 from shared.staff import load_staff
 
@@ -66,11 +66,13 @@ async def officers_report(request: Request, start: dt.date | None = Query(None, 
 
 
 @router.get("/reports/year/{year}")
-async def year_report(year: int, request: Request) -> dict:
-    """R-12.6: dispatch's part of the yearly report on how the regulation is applied."""
+async def year_report(year: int, request: Request, start: dt.date | None = Query(None, alias="from"),
+                      end: dt.date | None = Query(None, alias="to")) -> dict:
+    """R-12.6: dispatch's part of the yearly report on how the regulation is applied — the year, or an
+    ad-hoc part of it (`from`, `to` within the year)."""
     ctx = ctx_of(request)
     now = utcnow()
-    period = request_year(year)
+    period = request_year_part(year, start, end)
     drafts, outgoing = await year_rows(ctx.store.db, period)
     return {"year": year, "period": period.to_dict(), "as_of": period.as_of(now),
             **reports.yearly_report(drafts, outgoing, period, now=now)}

@@ -13,7 +13,7 @@ from services.archive.domain import reports
 from shared.auth import Principal
 from shared.clock import VN_TZ
 from shared.config import Settings
-from shared.report_period import Period, PeriodError, period_of, visible_officers
+from shared.report_period import Period, PeriodError, period_of, request_year_part, visible_officers
 from shared.staff import load_staff
 
 STAFF = load_staff(Settings().staff_file)
@@ -103,3 +103,13 @@ def test_leaders_see_every_officer_and_an_officer_only_themself():
     with pytest.raises(HTTPException) as unknown:
         visible_officers(chairman, "ai.do", STAFF)
     assert unknown.value.status_code == 404
+
+
+def test_the_yearly_report_covers_the_year_or_an_ad_hoc_part_of_it():
+    assert request_year_part(2026, None, None) == Period.year(2026)
+    assert request_year_part(2026, dt.date(2026, 3, 1), None) == Period(dt.date(2026, 3, 1), dt.date(2026, 12, 31))
+    assert request_year_part(2026, None, dt.date(2026, 6, 30)) == Period(dt.date(2026, 1, 1), dt.date(2026, 6, 30))
+    for start, end in ((dt.date(2025, 12, 1), dt.date(2026, 1, 31)), (dt.date(2026, 5, 1), dt.date(2026, 4, 1))):
+        with pytest.raises(HTTPException) as refused:
+            request_year_part(2026, start, end)
+        assert refused.value.status_code == 422

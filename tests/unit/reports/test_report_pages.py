@@ -105,5 +105,10 @@ async def test_a_silent_service_leaves_its_columns_empty_and_bad_input_is_refuse
         assert (await chairman.get("/bao-cao/xuat.docx")).status_code == 404
         assert (await chairman.get("/bao-cao/nam?nam=hai-nghin")).status_code == 422
         pdf = await chairman.get("/bao-cao/xuat.pdf?tu=2026-04-01&den=2026-04-30")
+        part = await chairman.get("/bao-cao/nam?nam=2026&tu=2026-04-01&den=2026-06-30")  # an ad-hoc report
+        assert part.status_code == 200 and "từ ngày 01/04/2026 đến ngày 30/06/2026" in part.text
+        assert (await chairman.get("/bao-cao/nam?nam=2026&tu=2025-12-01")).status_code == 422
+    asked = {p.get("from") for _, _, path, p in portal.state.ctx.extras["services"].calls if path == "/reports/year/2026"}
+    assert asked == {"2026-04-01"}
     assert pdf.status_code == 200 and pdf.content[:5] == b"%PDF-"
     assert 'filename="bao-cao-can-bo-2026-04-01-2026-04-30.pdf"' in pdf.headers["content-disposition"]
