@@ -10,6 +10,7 @@ import pytest
 
 from shared.edxml import parse_edoc
 from shared.pdfdocs import DocumentText, render_document
+from staff_http import http
 from tests.e2e.test_round_trip import get, statuses_seen_by, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -18,29 +19,34 @@ PROVINCE_OFFICE, HOME_AFFAIRS = "000.01.00.H56", "000.12.00.H56"
 
 
 
-def submit(urls, recipients: str, **extra) -> str:
+def submit(urls, recipients: str, role: str | None = None, **extra) -> str:
+    """Issued by the clerk the form names (`requested_by`, else the clerk), with `role` for an
+    account the staff list does not know."""
     pdf = render_document(DocumentText(type_name="KẾ HOẠCH", subject="Kế hoạch tổ chức ngày hội đại đoàn kết",
                                        number_notation="Số:      /KH-UBND")).pdf
-    response = httpx.post(f"{urls['dispatch']}/outgoing", files={"file": ("kh.pdf", pdf, "application/pdf")},
-                          data={"type_name": "Kế hoạch", "subject": "Kế hoạch tổ chức ngày hội đại đoàn kết",
-                                "recipients": recipients, "signer_full_name": "Lê Văn Minh", **extra}, timeout=30)
+    headers = http.headers(extra.get("requested_by", "vanthu"), role)
+    response = http.post(f"{urls['dispatch']}/outgoing", files={"file": ("kh.pdf", pdf, "application/pdf")}, headers=headers,
+                         data={"type_name": "Kế hoạch", "subject": "Kế hoạch tổ chức ngày hội đại đoàn kết",
+                               "recipients": recipients, "signer_full_name": "Lê Văn Minh", **extra}, timeout=30)
     assert response.status_code == 202, response.text
     return response.json()["id"]
 
 
 def test_a_recall_notice_reaches_every_recipient_and_each_answer_is_tracked(system):
     stack, urls = system
-    # A document that was never issued (its agency signature was refused) cannot be recalled.
-    stopped = submit(urls, PROVINCE_OFFICE, requested_by="cc.tuphap")
+    # A document that was never issued (its agency signature was refused: a clerk's account the
+    # agency key was never assigned to) cannot be recalled.
+    stopped = submit(urls, PROVINCE_OFFICE, requested_by="vanthu.moi", role="clerk")
     wait_until(lambda: get(f"{urls['dispatch']}/outgoing/{stopped}"), lambda r: r["state"] == "signature_refused",
                what="agency signature refused")
-    early = httpx.post(f"{urls['dispatch']}/outgoing/{stopped}/recall", json={"by": "chutich", "reason": "Ban hành nhầm"})
+    early = http.post(f"{urls['dispatch']}/outgoing/{stopped}/recall", json={"by": "chutich", "reason": "Ban hành nhầm"})
     assert early.status_code == 422 and "đã phát hành" in early.json()["detail"]["problems"][0]
-    assert httpx.post(f"{urls['dispatch']}/outgoing/nope/recall", json={"by": "chutich", "reason": "x"}).status_code == 404
+    assert http.post(f"{urls['dispatch']}/outgoing/nope/recall", json={"by": "chutich", "reason": "x"}).status_code == 404
 
     # It already had its number; cancelled, the number stays taken and is recorded as cancelled (R-7.2b).
     stopped_record = get(f"{urls['dispatch']}/outgoing/{stopped}")
-    cancelled = httpx.post(f"{urls['dispatch']}/outgoing/{stopped}/cancel", json={"by": "vanthu", "reason": "Không phát hành"})
+    assert http.post(f"{urls['dispatch']}/outgoing/{stopped}/cancel", json={"reason": "x"}, as_="cc.tuphap").status_code == 403
+    cancelled = http.post(f"{urls['dispatch']}/outgoing/{stopped}/cancel", json={"by": "vanthu", "reason": "Không phát hành"})
     assert cancelled.status_code == 200 and cancelled.json()["cancellation"]["number"] == stopped_record["register"]["number"]
     book = get(f"{urls['dispatch']}/register/{stopped_record['register']['year']}/rows")
     [row] = [r for r in book["rows"] if r[0] == stopped_record["code"]]
@@ -51,15 +57,22 @@ def test_a_recall_notice_reaches_every_recipient_and_each_answer_is_tracked(syst
                         lambda r: r["state"] == "issued" and all(d.get("business_state") == "accepted" for d in r["deliveries"]),
                         what="issued and registered by both recipients")
     assert issued["register"]["number"] > stopped_record["register"]["number"]  # never reused
-    assert httpx.post(f"{urls['dispatch']}/outgoing/{key}/cancel", json={"by": "vanthu", "reason": "x"}).status_code == 422
-    refused = httpx.post(f"{urls['dispatch']}/outgoing/{key}/recall", json={"by": "vanthu", "reason": ""})
+    assert http.post(f"{urls['dispatch']}/outgoing/{key}/cancel", json={"by": "vanthu", "reason": "x"}).status_code == 422
+    # A recall is a leader's decision (R-7.4): the clerk is refused by the access rule; a leader
+    # without a reason by the domain; nobody decides in a leader's name (R-15.5).
+    clerk = http.post(f"{urls['dispatch']}/outgoing/{key}/recall", json={"by": "vanthu", "reason": "Ban hành nhầm"})
+    assert clerk.status_code == 403 and "clerk" in clerk.json()["detail"]
+    refused = http.post(f"{urls['dispatch']}/outgoing/{key}/recall", json={"by": "chutich", "reason": ""})
     assert refused.status_code == 422
-    assert len(refused.json()["detail"]["problems"]) == 2  # not a leader's decision, no reason given
+    assert refused.json()["detail"]["problems"] == ["Ghi lý do thu hồi để nơi nhận biết."]
+    in_her_name = http.post(f"{urls['dispatch']}/outgoing/{key}/recall", json={"by": "phochutich", "reason": "x"}, as_="chutich")
+    assert in_her_name.status_code == 403 and "thay người khác" in in_her_name.json()["detail"]
+    assert "recall" not in get(f"{urls['dispatch']}/outgoing/{key}")
 
-    recalled = httpx.post(f"{urls['dispatch']}/outgoing/{key}/recall", json={"by": "phochutich", "reason": "Ban hành nhầm kế hoạch"})
+    recalled = http.post(f"{urls['dispatch']}/outgoing/{key}/recall", json={"by": "phochutich", "reason": "Ban hành nhầm kế hoạch"})
     assert recalled.status_code == 202, recalled.text
     assert [d["recall_state"] for d in recalled.json()["deliveries"]] == ["requested", "requested"]
-    again = httpx.post(f"{urls['dispatch']}/outgoing/{key}/recall", json={"by": "chutich", "reason": "Lần nữa"})
+    again = http.post(f"{urls['dispatch']}/outgoing/{key}/recall", json={"by": "chutich", "reason": "Lần nữa"})
     assert again.status_code == 422 and "trước đó" in again.json()["detail"]["problems"][0]
 
     # Each recipient sees the notice (13) and answers; the answers are tracked per delivery.
@@ -91,19 +104,24 @@ def test_paper_copies_and_a_partner_outside_the_system(system):
     pending = {r["id"]: r for r in get(f"{urls['dispatch']}/paper/pending")}
     assert {x["organ_id"] for x in pending[key]["recipients"]} == {PROVINCE_OFFICE, outside}
 
-    wrong = httpx.post(f"{urls['dispatch']}/outgoing/{key}/paper/{outside}",
-                       json={"by": "cc.tuphap", "sent_on": "2026-11-25", "method": "bồ câu"})
-    assert wrong.status_code == 422 and len(wrong.json()["detail"]["problems"]) == 2
+    # The clerk records paper copies (R-5.2, R-5.3): an officer is refused by the access rule;
+    # an unknown way of sending by the domain.
+    officer = http.post(f"{urls['dispatch']}/outgoing/{key}/paper/{outside}",
+                        json={"by": "cc.tuphap", "sent_on": "2026-11-25", "method": "bưu điện"})
+    assert officer.status_code == 403 and "officer" in officer.json()["detail"]
+    wrong = http.post(f"{urls['dispatch']}/outgoing/{key}/paper/{outside}",
+                      json={"by": "vanthu", "sent_on": "2026-11-25", "method": "bồ câu"})
+    assert wrong.status_code == 422 and len(wrong.json()["detail"]["problems"]) == 1
     for organ in (PROVINCE_OFFICE, outside):
-        sent = httpx.post(f"{urls['dispatch']}/outgoing/{key}/paper/{organ}",
+        sent = http.post(f"{urls['dispatch']}/outgoing/{key}/paper/{organ}",
                           json={"by": "vanthu", "sent_on": "2026-11-25", "method": "bưu điện", "reference": f"RR{organ[-4:]}VN"})
         assert sent.status_code == 200 and sent.json()["paper"]["state"] == "sent"
     assert key not in {r["id"] for r in get(f"{urls['dispatch']}/paper/pending")}
-    twice = httpx.post(f"{urls['dispatch']}/outgoing/{key}/paper/{outside}",
+    twice = http.post(f"{urls['dispatch']}/outgoing/{key}/paper/{outside}",
                        json={"by": "vanthu", "sent_on": "2026-11-25", "method": "bưu điện"})
     assert twice.status_code == 422
 
-    recalled = httpx.post(f"{urls['dispatch']}/outgoing/{key}/recall", json={"by": "chutich", "reason": "Sai số liệu"})
+    recalled = http.post(f"{urls['dispatch']}/outgoing/{key}/recall", json={"by": "chutich", "reason": "Sai số liệu"})
     states = {d["organ_id"]: d["recall_state"] for d in recalled.json()["deliveries"]}
     assert states == {PROVINCE_OFFICE: "requested", outside: "by_paper"}
 
@@ -144,12 +162,12 @@ def test_annexes_in_separate_files_are_signed_by_the_agency_and_travel_with_the_
     main = render_document(DocumentText(type_name="KẾ HOẠCH", subject="Kế hoạch có phụ lục",
                                         number_notation="Số:      /KH-UBND"), number_fields=True).pdf
     annex = render_document(DocumentText(type_name="PHỤ LỤC", subject="Danh sách các thôn")).pdf
-    not_pdf = httpx.post(f"{urls['dispatch']}/outgoing", files=[("file", ("kh.pdf", main, "application/pdf")),
+    not_pdf = http.post(f"{urls['dispatch']}/outgoing", files=[("file", ("kh.pdf", main, "application/pdf")),
                                                                  ("annexes", ("pl.pdf", b"not a pdf", "application/pdf"))],
                          data={"type_name": "Kế hoạch", "subject": "Kế hoạch có phụ lục", "recipients": PROVINCE_OFFICE,
                                "signer_full_name": "Lê Văn Minh"}, timeout=30)
     assert not_pdf.status_code == 422 and "pl.pdf" in not_pdf.json()["detail"]
-    response = httpx.post(f"{urls['dispatch']}/outgoing",
+    response = http.post(f"{urls['dispatch']}/outgoing",
                           files=[("file", ("kh.pdf", main, "application/pdf")),
                                  ("annexes", ("phu-luc-1.pdf", annex, "application/pdf")),
                                  ("annexes", ("phu-luc-2.pdf", annex + b"\n%", "application/pdf"))],
@@ -159,7 +177,7 @@ def test_annexes_in_separate_files_are_signed_by_the_agency_and_travel_with_the_
     key = response.json()["id"]
     issued = wait_until(lambda: get(f"{urls['dispatch']}/outgoing/{key}"), lambda r: r["state"] == "issued", what="issued")
     assert [s["role"] for s in issued["signatures"]].count("annex") == 2
-    package = parse_edoc(httpx.get(f"{urls['dispatch']}/blobs/{issued['deliveries'][0]['package']['sha256']}", timeout=30).content)
+    package = parse_edoc(http.get(f"{urls['dispatch']}/blobs/{issued['deliveries'][0]['package']['sha256']}", timeout=30).content)
     names = [a.attachment_name for a in package.attachments]
     code = issued["code"].replace("/", "_")
     assert names == [f"{code}.pdf", f"{code}_phu-luc-1.pdf", f"{code}_phu-luc-2.pdf"]

@@ -19,6 +19,7 @@ import pytest
 
 from shared.edxml import parse_edoc
 from shared.pdfdocs import DocumentText, render_document
+from staff_http import http
 
 pytestmark = pytest.mark.e2e
 
@@ -40,8 +41,11 @@ def wait_until(fetch, predicate, *, timeout=90.0, interval=0.3, what="condition"
     raise AssertionError(f"{what} not reached in {timeout}s; last value: {last!r}")
 
 
-def get(url: str):
-    response = httpx.get(url, timeout=10)
+def get(url: str, as_: str | None = None):
+    """A service's answer as the clerk (or `as_`), None while it is not there (404); a refused
+    token or role fails at once rather than looking like "not yet" (R-15.5)."""
+    response = http.get(url, as_=as_, timeout=10)
+    assert response.status_code not in (401, 403), (url, response.status_code, response.text)
     return response.json() if response.status_code == 200 else None
 
 
@@ -76,11 +80,14 @@ def test_agency_document_is_registered_archived_and_acknowledged(system):
     # The archive keeps the document with the same SHA-256 as the PDF the agency sent (R-4.1).
     record = wait_until(lambda: get(f"{urls['archive']}/records/incoming:{doc['id']}"), lambda r: r is not None,
                         what="archive record")
-    package = httpx.get(f"{urls['gateway']}/blobs/{get(urls['gateway'] + '/packages/' + doc['package_id'])['package']['sha256']}").content
+    package = http.get(f"{urls['gateway']}/blobs/{get(urls['gateway'] + '/packages/' + doc['package_id'])['package']['sha256']}").content
     sent_pdf = parse_edoc(package).attachments[0]
     assert [f["sha256"] for f in record["files"]] == [sent_pdf.sha256]
-    stored = httpx.get(f"{urls['archive']}/records/incoming:{doc['id']}/files/{sent_pdf.sha256}").content
+    stored = http.get(f"{urls['archive']}/records/incoming:{doc['id']}/files/{sent_pdf.sha256}").content
     assert stored == sent_pdf.content
+    # … and to nobody without a token, nor the kept bytes by hash to a person (R-15.5).
+    assert httpx.get(f"{urls['archive']}/records/incoming:{doc['id']}/files/{sent_pdf.sha256}").status_code == 401
+    assert http.get(f"{urls['archive']}/blobs/{sent_pdf.sha256}", as_="vanthu").status_code == 403
 
     # The sender is told 01 (arrived) then 03 (registered) (R-3.4, R-6.1; standards §1.8).
     statuses = wait_until(lambda: statuses_seen_by(urls, PROVINCE_OFFICE, document_id),
@@ -91,7 +98,7 @@ def test_agency_document_is_registered_archived_and_acknowledged(system):
     year = doc["register"]["year"]
     table = get(f"{urls['intake']}/register/{year}/rows?q=De an 06")
     assert [doc["metadata"]["code"], str(doc["register"]["number"])] in [[r[3], r[1]] for r in table["rows"]]
-    export = httpx.get(f"{urls['intake']}/register/{year}/export.xlsx", timeout=30)
+    export = http.get(f"{urls['intake']}/register/{year}/export.xlsx", timeout=30)
     assert export.status_code == 200 and export.content[:2] == b"PK"
 
 
@@ -122,7 +129,7 @@ def test_outgoing_document_reaches_the_agency_with_two_signatures_in_order_and_i
     stack, urls = system
     pdf = render_document(DocumentText(type_name="BÁO CÁO", subject="Báo cáo kết quả chuyển đổi số quý IV",
                                        number_notation="Số:      /BC-UBND"), number_fields=True).pdf
-    response = httpx.post(
+    response = http.post(
         f"{urls['dispatch']}/outgoing",
         files={"file": ("bao-cao.pdf", pdf, "application/pdf")},
         data={"type_name": "Báo cáo", "subject": "Báo cáo kết quả chuyển đổi số quý IV",
@@ -138,7 +145,7 @@ def test_outgoing_document_reaches_the_agency_with_two_signatures_in_order_and_i
     assert [s["role"] for s in record["signatures"]] == ["leader", "agency"]
     # Both timestamped by the configured time-stamping server (PAdES B-T), and the record says so.
     assert [s["level"] for s in record["signatures"]] == ["PAdES-B-T", "PAdES-B-T"]
-    signed = httpx.get(f"{urls['dispatch']}/blobs/{record['files']['agency_signed']['sha256']}", timeout=30).content
+    signed = http.get(f"{urls['dispatch']}/blobs/{record['files']['agency_signed']['sha256']}", timeout=30).content
     from pyhanko.pdf_utils.reader import PdfFileReader
 
     reader = PdfFileReader(io.BytesIO(signed))
@@ -196,7 +203,7 @@ def test_outgoing_document_reaches_the_agency_with_two_signatures_in_order_and_i
     year = record["register"]["year"]
     book = get(f"{urls['dispatch']}/register/{year}/rows?q=chuyen doi so quy IV")
     assert [row[0] for row in book["rows"]] == [record["code"]]
-    xlsx = httpx.get(f"{urls['dispatch']}/register/{year}/export.xlsx", timeout=30)
+    xlsx = http.get(f"{urls['dispatch']}/register/{year}/export.xlsx", timeout=30)
     assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
     # The archive keeps the issued copy (R-7.3).
     archived = wait_until(lambda: get(f"{urls['archive']}/records/outgoing:{key}"), lambda r: r is not None, what="archive")
