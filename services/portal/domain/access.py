@@ -53,6 +53,7 @@ ACCESS: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/van-thu/thu-hoi"): CLERK,
     # --- leaders (R-6.3, R-6.4, R-7.1, R-7.4) --------------------------------------------------
     ("GET", "/lanh-dao"): LEADERS,
+    ("POST", "/van-ban-den/{key}/chuyen-chu-tich"): CLERK,
     ("GET", "/van-ban-den/{key}/giao-viec"): LEADERS,
     ("POST", "/van-ban-den/{key}/giao-viec"): LEADERS,
     ("POST", "/du-thao/{draft_id}/duyet"): LEADERS,

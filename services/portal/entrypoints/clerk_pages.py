@@ -125,3 +125,10 @@ async def recalls(request: Request) -> Response:
     recalled = [d for d in documents or [] if d.get("recall")]
     return render(request, "recalls.html", title="Thu hồi", incoming=incoming or [], outgoing=recalled,
                   error=error or error_out)
+
+
+@router.post("/van-ban-den/{key}/chuyen-chu-tich")
+async def forward_to_chairman(key: str, request: Request, note: str = Form("")) -> Response:
+    """R-6.3, R-5.3: the clerk has checked the arrival and its report and sends it to the chairman."""
+    await act(request, "intake", "POST", f"/documents/{quote(key, safe='')}/forward", json={"note": note})
+    return back(f"/van-ban-den/{quote(key, safe='')}", "forwarded")

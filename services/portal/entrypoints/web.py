@@ -45,6 +45,7 @@ NOTICES = {
     "recall_sent": "Đã gửi thông báo thu hồi đến các nơi nhận.",
     "digitised": "Đã nhận bản số hóa: hệ thống đang ký số cơ quan và đăng ký vào sổ.",
     "handling_received": "Đã ghi nhận: đã nhận văn bản.",
+    "forwarded": "Đã chuyển văn bản đến Chủ tịch.",
     "handling_progress": "Đã ghi tiến độ.",
     "handling_completed": "Đã ghi nhận: hoàn thành xử lý.",
     "dossier_opened": "Đã mở hồ sơ.",
