@@ -73,8 +73,11 @@ async def download(rid: str, sha256: str, request: Request) -> Response:
                                                    f"/records/{quote(rid, safe='')}/files/{quote(sha256, safe='')}")
     except ServiceError as exc:
         raise PageError(exc.status if exc.status in (404, 410, 403) else 502, exc.message_vi) from exc
-    headers = {"Cache-Control": "no-store"}
-    if disposition := response.headers.get("content-disposition"):
-        headers["Content-Disposition"] = disposition
+    # always a download, never shown in the portal's origin
+    headers = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",
+               "Content-Disposition": response.headers.get("content-disposition") or "attachment",
+               "Content-Security-Policy": "sandbox"}
+    if not headers["Content-Disposition"].lower().startswith("attachment"):
+        headers["Content-Disposition"] = "attachment"
     return Response(response.content, media_type=response.headers.get("content-type", "application/octet-stream"),
                     headers=headers)
