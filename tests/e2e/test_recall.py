@@ -12,6 +12,7 @@ import httpx
 import pymongo
 import pytest
 
+from staff_http import http
 from tests.e2e.test_round_trip import (
     agency_send,
     get,
@@ -41,11 +42,11 @@ def test_a_recalled_document_is_withdrawn_its_content_destroyed_and_the_sender_t
     doc = wait_until(lambda: incoming_by_document_id(urls, document_id),
                      lambda d: d is not None and d["state"] == "registered", what="registration")
     [file] = doc["files"]
-    assert httpx.get(f"{urls['intake']}/blobs/{file['sha256']}").status_code == 200
+    assert http.get(f"{urls['intake']}/blobs/{file['sha256']}").status_code == 200
     # The archive takes its copy; the recall must withdraw that one too.
     wait_until(lambda: get(f"{urls['archive']}/records/incoming:{doc['id']}"), lambda r: r is not None, what="archive record")
     archive_file = f"{urls['archive']}/records/incoming:{doc['id']}/files/{file['sha256']}"
-    assert httpx.get(archive_file).status_code == 200
+    assert http.get(archive_file).status_code == 200
 
     agency_recall(urls, PROVINCE_OFFICE, document_id, reason="Văn bản ban hành nhầm")
 
@@ -57,12 +58,12 @@ def test_a_recalled_document_is_withdrawn_its_content_destroyed_and_the_sender_t
     assert recalled["state_before_recall"] == "registered"
     assert recalled["recall"]["via"] == "status_13" and recalled["recall"]["reason"] == "Văn bản ban hành nhầm"
     assert [(f["sha256"], f["destroyed"]) for f in recalled["files"]] == [(file["sha256"], True)]
-    assert httpx.get(f"{urls['intake']}/blobs/{file['sha256']}").status_code == 404
+    assert http.get(f"{urls['intake']}/blobs/{file['sha256']}").status_code == 404
     record = wait_until(lambda: get(f"{urls['archive']}/records/incoming:{doc['id']}"), lambda r: r.get("withdrawn"),
                         what="the archive's copy withdrawn")
     assert record["subject"] == "Văn bản sẽ bị thu hồi" and record["withdrawn"]["reason"] == "Văn bản ban hành nhầm"
     assert [f["destroyed"] for f in record["files"]] == [True]
-    assert httpx.get(archive_file).status_code == 410
+    assert http.get(archive_file).status_code == 410
     archive_db = pymongo.MongoClient(stack.env["MONGODB_URL"])[f"{stack.env['DATABASE_PREFIX']}_archive"]
     assert archive_db["files.files"].count_documents({"filename": file["sha256"]}) == 0  # the bytes are gone
 
@@ -153,7 +154,7 @@ def test_recall_update_and_replace_as_edoc_packages(system):
     assert revised["revisions"][1]["previous"]["metadata"]["subject"] == doc["metadata"]["subject"]
     # The update carried files too: the first version is kept by the update's history.
     assert revised["revisions"][0]["previous"]["files"] == doc["files"]
-    assert httpx.get(f"{urls['intake']}/blobs/{doc['files'][0]['sha256']}").status_code == 200  # history kept
+    assert http.get(f"{urls['intake']}/blobs/{doc['files'][0]['sha256']}").status_code == 200  # history kept
     statuses = wait_until(lambda: statuses_seen_by(urls, HOME_AFFAIRS, document_id),
                           lambda s: sum(x["status_code"] == "15" for x in s) >= 2, what="15 for update and replace")
     assert [s["status_code"] for s in statuses] == ["01", "03", "15", "15"]
@@ -164,7 +165,7 @@ def test_recall_update_and_replace_as_edoc_packages(system):
                           what="withdrawn by an edoc recall")
     assert recalled["recall"]["via"] == "edoc_recall"
     for version in (doc["files"][0], revised["files"][0]):  # every version's content destroyed
-        assert httpx.get(f"{urls['intake']}/blobs/{version['sha256']}").status_code == 404
+        assert http.get(f"{urls['intake']}/blobs/{version['sha256']}").status_code == 404
     wait_until(lambda: statuses_seen_by(urls, HOME_AFFAIRS, document_id),
                lambda s: sum(x["status_code"] == "15" for x in s) >= 3, what="15 for the recall")
 

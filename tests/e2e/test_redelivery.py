@@ -11,6 +11,7 @@ import pytest
 
 from devstack.stack import StackOptions, start_stack
 from shared.pdfdocs import DocumentText, render_document
+from staff_http import http
 from tests.e2e.test_round_trip import get, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -24,6 +25,7 @@ def quick(tmp_path_factory, mongodb_url, amqp_url):
         database_prefix=f"e2e{uuid.uuid4().hex[:8]}", axis_poll_interval=0.5,
         extra_env={"REDELIVERY_AFTER_SECONDS": "2", "REDELIVERY_CHECK_SECONDS": "0.5", "REDELIVERY_MAX": "2"}))
     urls = {name: stack.env[f"{name.upper()}_URL"] for name in ("dispatch", "axis")}
+    http.use_keys(stack.env["AUTH_KEYS_DIR"])  # calls carry staff tokens
     yield stack, urls
     stack.stop_all()
 
@@ -32,7 +34,7 @@ def test_an_unacknowledged_document_is_sent_again_then_shown_to_the_clerk(quick)
     stack, urls = quick
     httpx.post(f"{urls['axis']}/_control/faults", json={"silent_agencies": [HOME_AFFAIRS]}).raise_for_status()
     pdf = render_document(DocumentText(type_name="THÔNG BÁO", subject="Thông báo gửi lại", number_notation="Số:      /TB-UBND")).pdf
-    response = httpx.post(f"{urls['dispatch']}/outgoing", files={"file": ("tb.pdf", pdf, "application/pdf")}, timeout=30,
+    response = http.post(f"{urls['dispatch']}/outgoing", files={"file": ("tb.pdf", pdf, "application/pdf")}, timeout=30,
                           data={"type_name": "Thông báo", "subject": "Thông báo gửi lại",
                                 "recipients": f"{HOME_AFFAIRS},{PROVINCE_OFFICE}", "signer_full_name": "Lê Văn Minh"})
     assert response.status_code == 202, response.text
