@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from portal_client import running_portal
+from system_fixture import system  # noqa: F401  (the whole system, for test_portal_e2e.py)
 
 
 @pytest.fixture

@@ -16,24 +16,12 @@ from http.cookies import SimpleCookie
 import httpx
 import pytest
 
-from devstack.stack import StackOptions, start_stack
 
 pytestmark = pytest.mark.e2e
 
 PROVINCE_OFFICE = "000.01.00.H56"
 INITIAL = "DoiMatKhau@2026"
 CSRF = re.compile(r'name="csrf_token" value="([^"]*)"')
-
-
-@pytest.fixture(scope="module")
-def portal_system(tmp_path_factory, mongodb_url, amqp_url):
-    var = tmp_path_factory.mktemp("portal-system")
-    stack = start_stack(StackOptions.isolated(var, amqp_url=amqp_url, mongodb_url=mongodb_url,
-                                              database_prefix=f"p2e{uuid.uuid4().hex[:8]}", axis_poll_interval=0.5))
-    urls = {name: stack.env[f"{name.upper()}_URL"] for name in ("gateway", "intake", "dispatch", "signing", "archive", "portal")}
-    urls["axis"] = stack.env["AXIS_URL"]
-    yield stack, urls
-    stack.stop_all()
 
 
 class Browser:
@@ -93,8 +81,8 @@ def wait_for(fetch, predicate, *, timeout=120.0, what="condition"):
     raise AssertionError(f"{what} not reached in {timeout}s; last: {getattr(last, 'text', last)!r:.2000}")
 
 
-def test_clerk_chairman_and_officer_work_through_the_portal(portal_system):
-    stack, urls = portal_system
+def test_clerk_chairman_and_officer_work_through_the_portal(system):
+    stack, urls = system
     subject = f"Về việc kiểm tra công tác văn thư {uuid.uuid4().hex[:6]}"
     sent = httpx.post(f"{urls['axis']}/_sim/agencies/{PROVINCE_OFFICE}/send", json={"subject": subject}, timeout=120)
     assert sent.status_code == 200, sent.text
@@ -164,10 +152,10 @@ def test_clerk_chairman_and_officer_work_through_the_portal(portal_system):
     assert clerk.get("/van-thu").status_code == 303
 
 
-def test_a_draft_goes_from_the_officer_to_the_chairman_and_the_clerk_issues_it(portal_system):
+def test_a_draft_goes_from_the_officer_to_the_chairman_and_the_clerk_issues_it(system):
     from shared.pdfdocs import DocumentText, render_document
 
-    stack, urls = portal_system
+    stack, urls = system
     subject = f"Thông báo lịch tiếp công dân {uuid.uuid4().hex[:6]}"
     pdf = render_document(DocumentText(type_name="THÔNG BÁO", subject=subject, number_notation="Số:      /TB-UBND",
                                        signer_name="Lê Văn Thành"), number_fields=True).pdf
