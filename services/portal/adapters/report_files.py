@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from services.portal.domain.reports import OfficerTable, Section, officer_export_rows, year_export_rows
+from services.portal.domain.reports import SERVICE_LABELS_VI, OfficerTable, Section, officer_export_rows, year_export_rows
 from shared.clock import to_vn
 from shared.register_files import A4_LANDSCAPE_WIDTH_MM, A4_PORTRAIT_WIDTH_MM, Table, render_tables
 from shared.report_period import Period
@@ -27,9 +27,17 @@ def officer_widths(columns: int) -> tuple[int, ...]:
     return (*fixed, *([each] * rest))
 
 
+def _deadline(value) -> str:
+    try:
+        return f"{to_vn(dt.datetime.fromisoformat(str(value))):%d/%m/%Y}"
+    except ValueError:
+        return str(value or "")
+
+
 def officer_report_file(fmt: str, table: OfficerTable, period: Period, *, as_of: dt.datetime | None = None,
-                        officer_name: str | None = None) -> tuple[bytes, str]:
-    """The per-officer report of a period (R-12.4): one row per officer, totals last."""
+                        officer_name: str | None = None, overdue: list[dict] | None = None) -> tuple[bytes, str]:
+    """The per-officer report of a period (R-12.4): one row per officer, totals last; then the
+    documents still open past their deadline at the end of the period, to steer (R-9.4)."""
     columns, rows = officer_export_rows(table)
     if fmt == "pdf":
         rows = [[str(v) for v in row] for row in rows]
@@ -38,13 +46,19 @@ def officer_report_file(fmt: str, table: OfficerTable, period: Period, *, as_of:
     if officer_name:
         subtitle += f" — cán bộ: {officer_name}"
     if table.missing:
-        subtitle += f" — chưa có số liệu của: {', '.join(table.missing)}"
+        subtitle += f" — chưa có số liệu của hệ thống {', '.join(SERVICE_LABELS_VI[s] for s in table.missing)}"
     charts = [("Đúng hạn", table.totals["on_time"]), ("Quá hạn", table.totals["late"]),
               ("Đang xử lý", table.totals["outstanding"]), ("Tồn quá hạn", table.totals["overdue"])]
     bars = [(name, value) for name, value in charts if isinstance(value, int)]
-    return render_tables(fmt, [Table(columns, rows, officer_widths(len(columns)), bars=bars,
-                                     bars_title="Xử lý văn bản đến của các cán bộ trong kỳ (tổng cộng)")], title=title,
-                         subtitle=subtitle, sheet_title="Bao cao can bo")
+    tables = [Table(columns, rows, officer_widths(len(columns)), bars=bars,
+                    bars_title="Xử lý văn bản đến của các cán bộ trong kỳ (tổng cộng)")]
+    if overdue:
+        tables.append(Table(("STT", "Cán bộ", "Số, ký hiệu", "Trích yếu", "Vai trò", "Hạn xử lý"),
+                            [[str(i) if fmt == "pdf" else i, o.get("officer_name", ""), o.get("code") or "", o.get("subject") or "",
+                              "Chủ trì" if o.get("role") == "lead" else "Phối hợp", _deadline(o.get("deadline"))]
+                             for i, o in enumerate(overdue, 1)],
+                            (10, 42, 35, 140, 20, 30), heading="Văn bản tồn đã quá hạn cuối kỳ"))
+    return render_tables(fmt, tables, title=title, subtitle=subtitle, sheet_title="Bao cao can bo")
 
 
 def year_report_file(fmt: str, year: int, sections: list[Section], *, as_of: dt.datetime | None = None,

@@ -131,11 +131,11 @@ def _attachment(body: bytes, media: str, filename: str) -> Response:
 @router.get("/bao-cao/xuat.{fmt}")
 async def officers_export(fmt: str, request: Request, tu: str = "", den: str = "", can_bo: str = "") -> Response:
     fmt = _format(fmt)
-    period, can_bo, table, errors, _, as_of, _, names = await _officer_report(request, tu, den, can_bo)
+    period, can_bo, table, errors, overdue, as_of, _, names = await _officer_report(request, tu, den, can_bo)
     if len(errors) == len(rules.OFFICER_SERVICES):
         raise PageError(503, errors[0])
     body, media = officer_report_file(fmt, table, period, as_of=_moment(as_of),
-                                      officer_name=names.get(can_bo, can_bo) if can_bo else None)
+                                      officer_name=names.get(can_bo, can_bo) if can_bo else None, overdue=overdue)
     suffix = f"-{can_bo}" if can_bo else ""
     return _attachment(body, media, f"bao-cao-can-bo-{period.start.isoformat()}-{period.end.isoformat()}{suffix}.{fmt}")
 

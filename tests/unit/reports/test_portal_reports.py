@@ -72,6 +72,14 @@ def test_the_officer_report_exports_open_with_their_rows():
     lan = next(v for v in values if v[1] == "Hoàng Thị Lan")
     assert lan[2:5] == [5, 3, 1]  # numbers stay numbers in the spreadsheet
     assert values[-1][1] == "Tổng cộng" and values[-1][2] == 7
+    late = [{"officer_name": "Đỗ Văn Nam", "code": "9/UBND", "subject": "Về việc đo đạc đất", "role": "lead",
+             "deadline": "2026-04-20T23:59:59+07:00"}]
+    with_overdue = load_workbook(io.BytesIO(officer_report_file("xlsx", table, PERIOD, overdue=late)[0])).active
+    cells = [[c.value for c in row] for row in with_overdue.iter_rows()]
+    assert ["Văn bản tồn đã quá hạn cuối kỳ"] == [v for v in cells[-3] if v]
+    assert cells[-1][:6] == [1, "Đỗ Văn Nam", "9/UBND", "Về việc đo đạc đất", "Chủ trì", "20/04/2026"]
+    missing = officer_report_file("xlsx", reports.officer_table(answers(with_archive=False)), PERIOD)[0]
+    assert "chưa có số liệu của hệ thống lưu trữ" in load_workbook(io.BytesIO(missing)).active["A2"].value
 
 
 def test_the_yearly_report_has_every_part_and_its_pdf_carries_the_vietnamese_text(tmp_path):
