@@ -21,8 +21,9 @@ from shared.config import REPO_ROOT
 from shared.staff import load_staff
 
 DEFAULT_USER = "vanthu"
-_NAMED = ("by", "user", "author", "requested_by", "granted_by", "revoked_by", "clerk")
-_PATH_USER = re.compile(r"/(?:handling|officers)/([^/?]+)/")
+# the actor's field first: in a delegation `user` is the delegate, `granted_by` the one who acts
+_NAMED = ("by", "granted_by", "revoked_by", "requested_by", "author", "clerk", "user")
+_PATH_USER = re.compile(r"/handling/([^/?]+)/(?:received|progress|completed)/|/officers/([^/?]+)/work/")
 
 
 class StaffHttp:
@@ -60,7 +61,7 @@ class StaffHttp:
             if query.get(name):
                 return query[name]
         if match := _PATH_USER.search(httpx.URL(url).path + "/"):
-            return match.group(1)
+            return match.group(1) or match.group(2)
         return None
 
     def request(self, method: str, url: str, *, as_: str | None = None, **kwargs: Any) -> httpx.Response:

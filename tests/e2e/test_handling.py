@@ -11,6 +11,7 @@ import datetime as dt
 import httpx
 import pytest
 
+from staff_http import http
 from tests.e2e.test_round_trip import (
     agency_send,
     get,
@@ -31,8 +32,9 @@ def registered(urls, document_id: str) -> dict:
                       lambda d: d is not None and d["state"] == "registered", what="registration")
 
 
-def post(url: str, body: dict | None = None) -> httpx.Response:
-    return httpx.post(url, json=body or {}, timeout=30)
+def post(url: str, body: dict | None = None, as_: str | None = None) -> httpx.Response:
+    """A call as the user the body names (`by`, …), or `as_`, with the portal's token for them."""
+    return http.post(url, json=body or {}, as_=as_, timeout=30)
 
 
 def test_assignment_receipt_progress_and_completion_reach_the_sender_as_04_05_06(system):
@@ -47,10 +49,17 @@ def test_assignment_receipt_progress_and_completion_reach_the_sender_as_04_05_06
     queue = [row["id"] for row in get(f"{urls['intake']}/handling/awaiting-assignment")]
     assert queue.index(urgent["id"]) < queue.index(normal["id"])
 
-    # Bad requests are refused with the reason, and change nothing.
-    refused = post(f"{urls['intake']}/documents/{normal['id']}/assignment",
-                   {"by": "cc.vanphong", "lead": {"officer": "cc.tuphap", "working_days": 3}})
-    assert refused.status_code == 422 and "Chủ tịch" in refused.json()["detail"]
+    # Bad requests are refused with the reason, and change nothing: an officer does not assign
+    # (R-6.4; refused by the access rule), nobody assigns in the chairman's name, nor the
+    # chairman in the vice-chairman's (R-15.5).
+    lead = {"officer": "cc.tuphap", "working_days": 3}
+    refused = post(f"{urls['intake']}/documents/{normal['id']}/assignment", {"by": "cc.vanphong", "lead": lead})
+    assert refused.status_code == 403 and "officer" in refused.json()["detail"]
+    for user, claimed in (("cc.vanphong", "chutich"), ("vanthu", "chutich"), ("chutich", "phochutich")):
+        acting = post(f"{urls['intake']}/documents/{normal['id']}/assignment", {"by": claimed, "lead": lead}, as_=user)
+        assert acting.status_code == 403, (user, claimed, acting.text)
+    assert httpx.post(f"{urls['intake']}/documents/{normal['id']}/assignment", json={"lead": lead}).status_code == 401
+    assert get(f"{urls['intake']}/documents/{normal['id']}")["handling"]["state"] == "awaiting_assignment"
     assert post(f"{urls['intake']}/documents/nope/assignment",
                 {"by": "chutich", "lead": {"officer": "cc.tuphap", "working_days": 3}}).status_code == 404
 
@@ -64,6 +73,14 @@ def test_assignment_receipt_progress_and_completion_reach_the_sender_as_04_05_06
     work = get(f"{urls['intake']}/officers/cc.tuphap/work")
     [item] = [i for i in work["items"] if i["id"] == normal["id"]]
     assert item["standing"] == "not_received" and item["role"] == "lead" and item["reply_owed"]
+    # The chairman sees anyone's work; another officer does not see hers (R-9.4, R-15.5).
+    assert get(f"{urls['intake']}/officers/cc.tuphap/work", as_="chutich")["items"] == work["items"]
+    assert http.get(f"{urls['intake']}/officers/cc.tuphap/work", as_="cc.vanphong").status_code == 403
+
+    # Only the officer named receives, as herself: not a colleague, not the chairman for her.
+    for user in ("cc.vanphong", "chutich"):
+        other = post(f"{urls['intake']}/documents/{normal['id']}/handling/cc.tuphap/received", as_=user)
+        assert other.status_code == 403, (user, other.text)
 
     received = post(f"{urls['intake']}/documents/{normal['id']}/handling/cc.tuphap/received")
     assert received.status_code == 200, received.text
@@ -119,7 +136,7 @@ def test_a_digitised_paper_document_is_signed_top_left_and_registered(system, tm
             "subject": "Về việc xin phép thi công tuyến đường thôn 3", "signer_name": "Trần Văn Bình",
             "signer_position": "Giám đốc", "priority": "1"}
     pages = [("files", ("trang-1.jpg", page_image(), "image/jpeg")), ("files", ("trang-2.jpg", page_image(), "image/jpeg"))]
-    response = httpx.post(f"{urls['intake']}/digitisations", data=form, files=pages, timeout=60)
+    response = http.post(f"{urls['intake']}/digitisations", data=form, files=pages, timeout=60)
     assert response.status_code == 202, response.text
     key = response.json()["id"]
     assert response.json()["scan"]["pages"] == 2 and response.json()["scan"]["min_dpi"] >= 199
@@ -132,7 +149,7 @@ def test_a_digitised_paper_document_is_signed_top_left_and_registered(system, tm
     assert doc["handling"]["state"] == "awaiting_assignment"
     assert key in [row["id"] for row in get(f"{urls['intake']}/handling/awaiting-assignment")]
 
-    signed = httpx.get(f"{urls['intake']}/blobs/{doc['files'][0]['sha256']}", timeout=30).content
+    signed = http.get(f"{urls['intake']}/blobs/{doc['files'][0]['sha256']}", timeout=30).content
     reader = PdfFileReader(io.BytesIO(signed))
     [(name, sig, field_ref)] = list(enumerate_sig_fields(reader, filled_status=True))
     widget = field_ref.get_object()
@@ -160,13 +177,20 @@ def test_a_digitised_paper_document_is_signed_top_left_and_registered(system, tm
     assert done.status_code == 200 and done.json()["handling"]["state"] == "completed"
     assert get(f"{urls['intake']}/documents/{key}")["statuses"] == []
 
-    # The clerk alone digitises (R-5.3); a bad scan is refused with the reason and nothing is kept.
-    bad = httpx.post(f"{urls['intake']}/digitisations", data={**form, "clerk": "cc.tuphap"}, files=pages, timeout=60)
-    assert bad.status_code == 422 and "văn thư" in bad.json()["detail"]["problems"][0]
-    grey = httpx.post(f"{urls['intake']}/digitisations", data=form,
+    # The clerk alone digitises (R-5.3), as herself (R-15.5); a bad scan is refused with the reason
+    # and nothing is kept.
+    before = len(get(f"{urls['intake']}/documents?limit=500"))
+    officer = http.post(f"{urls['intake']}/digitisations", data={**form, "clerk": "cc.tuphap"}, files=pages,
+                        as_="cc.tuphap", timeout=60)
+    assert officer.status_code == 403 and "officer" in officer.json()["detail"]
+    in_her_name = http.post(f"{urls['intake']}/digitisations", data={**form, "clerk": "cc.tuphap"}, files=pages,
+                            as_="vanthu", timeout=60)
+    assert in_her_name.status_code == 403 and "thay người khác" in in_her_name.json()["detail"]
+    grey = http.post(f"{urls['intake']}/digitisations", data=form,
                       files=[("files", ("xam.jpg", page_image(mode="L", dpi=(150, 150)), "image/jpeg"))], timeout=60)
     assert grey.status_code == 422
     assert {"thang xám", "150 dpi"} <= {w for w in ("thang xám", "150 dpi") for p in grey.json()["detail"]["problems"] if w in p}
+    assert len(get(f"{urls['intake']}/documents?limit=500")) == before
 
     # The archive keeps it like any registered document.
     wait_until(lambda: get(f"{urls['archive']}/records/incoming:{key}"), lambda r: r is not None, what="archive record")

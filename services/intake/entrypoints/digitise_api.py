@@ -9,6 +9,7 @@ from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
 
 from services.intake.domain.metadata import paper_metadata
 from services.intake.handlers import digitise
+from shared.auth import acting_user
 from shared.directory import cached_directory
 from shared.service import ctx_of
 
@@ -19,7 +20,7 @@ router = APIRouter(tags=["digitisation"])
 async def digitise_paper_document(
     request: Request,
     files: list[UploadFile] = File(..., description="một tệp PDF, hoặc các trang ảnh JPEG/PNG theo thứ tự"),
-    clerk: str = Form(..., min_length=1),
+    clerk: str | None = Form(None, min_length=1, description="the clerk who digitises (the caller; R-15.5)"),
     sender_organ_id: str = Form("", description="mã định danh nơi gửi, nếu có trong danh mục"),
     sender_name: str = Form("", max_length=500),
     code_number: str = Form("", max_length=20),
@@ -34,6 +35,7 @@ async def digitise_paper_document(
     due_date: dt.date | None = Form(None),
 ) -> dict:
     ctx = ctx_of(request)
+    clerk = acting_user(request, clerk)  # recorded as the token's user, nobody else
     if not sender_name and not sender_organ_id:
         raise HTTPException(422, {"problems": ["Ghi tên cơ quan, tổ chức hoặc cá nhân gửi văn bản."]})
     if sender_organ_id and not sender_name:
