@@ -31,6 +31,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from devstack.stack import StackOptions, start_stack  # noqa: E402
+from shared.auth import PORTAL_ISSUER, TokenIssuer  # noqa: E402
 from shared.db import Store  # noqa: E402
 
 SENDER = "000.01.00.H56"
@@ -115,6 +116,16 @@ async def raw_insert(mongodb_url: str, repeat: int) -> tuple[float, float]:
     return insert, transaction
 
 
+def as_clerk(keys_dir: str) -> dict[str, str]:
+    """A fresh short-lived token for the clerk, as the portal mints per call (R-15.5)."""
+    return TokenIssuer(keys_dir, PORTAL_ISSUER).headers("vanthu", "clerk", "Trần Thị Mai")
+
+
+def as_service(keys_dir: str, service: str = "intake") -> dict[str, str]:
+    """A service's own token: blobs by hash are for services only."""
+    return {"Authorization": f"Bearer {TokenIssuer(keys_dir, service).service_token()}"}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-n", type=int, default=200, help="envelopes to push")
@@ -131,6 +142,7 @@ def main() -> None:
     stack = start_stack(StackOptions.isolated(var, amqp_url=amqp_url, axis_poll_interval=3600))
     try:
         urls = {k: stack.env[f"{k.upper()}_URL"] for k in ("gateway", "intake", "axis")}
+        keys = stack.env["AUTH_KEYS_DIR"]
         print(f"loading {args.n} signed envelopes at the axis …", flush=True)
         loaded = 0
         while loaded < args.n:
@@ -140,10 +152,12 @@ def main() -> None:
             loaded += batch
         print("poll → verify → register …", flush=True)
         started = time.perf_counter()
-        httpx.post(f"{urls['gateway']}/poll", timeout=10).raise_for_status()
+        httpx.post(f"{urls['gateway']}/poll", headers=as_clerk(keys), timeout=10).raise_for_status()
         deadline = time.monotonic() + 1800
         while True:
-            docs = httpx.get(f"{urls['intake']}/documents?state=registered&limit=500", timeout=30).json()
+            response = httpx.get(f"{urls['intake']}/documents?state=registered&limit=500", headers=as_clerk(keys), timeout=30)
+            response.raise_for_status()
+            docs = response.json()
             if len(docs) >= args.n:
                 break
             if time.monotonic() > deadline:
@@ -158,10 +172,12 @@ def main() -> None:
 
         # Raw parts, same machine, same moment.
         sample = docs[0]
-        package_sha = httpx.get(f"{urls['gateway']}/packages/{sample['package_id']}").json()["package"]["sha256"]
+        package_sha = httpx.get(f"{urls['gateway']}/packages/{sample['package_id']}", headers=as_clerk(keys)).json()["package"]["sha256"]
         from shared.edxml import parse_edoc
 
-        pdf = parse_edoc(httpx.get(f"{urls['gateway']}/blobs/{package_sha}").content).attachments[0].content
+        blob = httpx.get(f"{urls['gateway']}/blobs/{package_sha}", headers=as_service(keys))
+        blob.raise_for_status()
+        pdf = parse_edoc(blob.content).attachments[0].content
         trust = var / "axis" / "pki" / "trust-roots.pem"
         validation = asyncio.run(raw_validation(pdf, trust, 50))
         publish_seq, publish_window = asyncio.run(raw_publish(stack.env["AMQP_URL"], 2000))

@@ -4,7 +4,12 @@
   vanthu send-test          make a simulated agency send the commune a signed document
   vanthu issue-test         hand dispatch an approved document to sign, number and issue
   vanthu status             readiness of every service
+  vanthu show SERVICE PATH  GET a service's API as a member of staff (default: the clerk)
+  vanthu token              a short-lived token for a member of staff, for curl
   vanthu audit verify       check every service's audit hash chain (R-4.1)
+
+Service APIs take only signed tokens (R-15.5); these commands mint them, as the portal would,
+with the system's portal key under VAR_DIR/auth (AUTH_KEYS_DIR).
 """
 
 from __future__ import annotations
@@ -35,6 +40,35 @@ PROVINCE_OFFICE = "000.01.00.H56"
 
 def _service_url(name: str) -> str:
     return f"http://127.0.0.1:{DEFAULT_PORTS[name]}"
+
+
+def _keys_dir(var_dir: Path | None) -> Path:
+    from shared.config import Settings
+
+    return var_dir / "auth" if var_dir else Path(Settings().auth_keys_dir)
+
+
+def _token(user: str, var_dir: Path | None = None) -> str:
+    """The portal's short-lived token for a member of staff (their role from the staff file)."""
+    from shared.auth import PORTAL_ISSUER, TokenIssuer
+    from shared.config import Settings
+    from shared.staff import load_staff
+
+    member = load_staff(Settings().staff_file).get(user)
+    if member is None:
+        raise typer.BadParameter(f"no member of staff {user!r} (deploy/staff.json)", param_hint="--as")
+    keys = _keys_dir(var_dir)
+    if not (keys / f"{PORTAL_ISSUER}.key").exists():
+        console.print(f"[red]no portal key at {keys}[/red]: is the system running (vanthu up)? else set --var-dir or AUTH_KEYS_DIR")
+        raise typer.Exit(2)
+    return TokenIssuer(keys, PORTAL_ISSUER).mint(member.user, member.role.value, member.name)
+
+
+def _auth(user: str, var_dir: Path | None = None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {_token(user, var_dir)}"}
+
+
+VAR_DIR_OPTION = typer.Option(None, help="the running system's var dir (default: VAR_DIR, i.e. ./var)")
 
 
 @app.command()
@@ -97,7 +131,8 @@ def send_test(
     response = httpx.post(f"{axis_url}/_sim/agencies/{sender}/send", json=body, timeout=60)
     response.raise_for_status()
     console.print_json(json.dumps(response.json(), ensure_ascii=False))
-    console.print(f"Follow it: {_service_url('intake')}/documents  and  {_service_url('archive')}/records")
+    console.print("Follow it: [bold].venv/bin/vanthu show intake /documents[/bold]  and  "
+                  "[bold].venv/bin/vanthu show archive /records[/bold]")
 
 
 @app.command("issue-test")
@@ -105,8 +140,10 @@ def issue_test(
     recipient: str = typer.Option(PROVINCE_OFFICE),
     subject: str = typer.Option("Báo cáo kết quả triển khai văn bản điện tử"),
     type_name: str = typer.Option("Báo cáo"),
+    user: str = typer.Option("vanthu", "--as", help="the clerk who issues it (R-5.3)"),
+    var_dir: Path = VAR_DIR_OPTION,
 ) -> None:
-    """Hand dispatch an approved document: leader signature, number, agency signature, issue."""
+    """Hand dispatch an approved document, as the clerk: leader signature, number, agency signature, issue."""
     from shared.pdfdocs import DocumentText, render_document
 
     pdf = render_document(DocumentText(type_name=type_name.upper(), subject=subject, number_notation="Số:      /BC-UBND")).pdf
@@ -114,22 +151,54 @@ def issue_test(
         f"{_service_url('dispatch')}/outgoing",
         files={"file": ("du-thao.pdf", pdf, "application/pdf")},
         data={"type_name": type_name, "subject": subject, "recipients": recipient, "signer_full_name": "Lê Văn Minh"},
+        headers=_auth(user, var_dir),
         timeout=30,
     )
+    if response.status_code in (401, 403):
+        console.print(f"[red]refused ({response.status_code})[/red]: {escape(response.text)}")
+        raise typer.Exit(1)
     response.raise_for_status()
     key = response.json()["id"]
-    console.print(f"accepted: {key}; follow it at {_service_url('dispatch')}/outgoing/{key}")
+    console.print(f"accepted: {key}; follow it: [bold].venv/bin/vanthu show dispatch /outgoing/{key}[/bold]")
 
 
 @app.command()
 def status() -> None:
-    """Readiness of every service."""
+    """Readiness of every service (/readyz stays open for probes: no token)."""
     for name in SERVICES:
         try:
             r = httpx.get(f"{_service_url(name)}/readyz", timeout=3)
             console.print(f"{name:9} {r.status_code} {r.text}")
         except httpx.HTTPError as exc:
             console.print(f"{name:9} [red]down[/red] ({exc})")
+
+
+@app.command()
+def show(
+    service: str = typer.Argument(..., help="gateway, intake, dispatch, signing or archive"),
+    path: str = typer.Argument(..., help="e.g. /documents, /records, /outgoing/<id>"),
+    user: str = typer.Option("vanthu", "--as", help="the member of staff who asks (deploy/staff.json)"),
+    var_dir: Path = VAR_DIR_OPTION,
+) -> None:
+    """GET a service's API as a member of staff, with the token the portal would mint for them."""
+    if service not in DEFAULT_PORTS or service == "portal":
+        raise typer.BadParameter(f"one of {', '.join(n for n in SERVICES if n != 'portal')}", param_hint="SERVICE")
+    response = httpx.get(f"{_service_url(service)}/{path.lstrip('/')}", headers=_auth(user, var_dir), timeout=30)
+    if "json" in response.headers.get("content-type", ""):
+        console.print_json(json.dumps(response.json(), ensure_ascii=False))
+    else:
+        console.print(f"{response.status_code} {response.headers.get('content-type', '')}, {len(response.content)} octets")
+    if response.status_code >= 400:
+        raise typer.Exit(1)
+
+
+@app.command()
+def token(
+    user: str = typer.Option("vanthu", "--as", help="the member of staff (deploy/staff.json)"),
+    var_dir: Path = VAR_DIR_OPTION,
+) -> None:
+    """Print a short-lived (5 min) token, e.g. curl -H "Authorization: Bearer $(vanthu token)" …"""
+    print(_token(user, var_dir))
 
 
 async def _verify_services(names: list[str]) -> list[tuple[str, str, object]]:
