@@ -71,7 +71,10 @@ async def _version(ctx: ServiceContext, name: str, data: bytes, by: str, now: dt
 async def _answers(ctx: ServiceContext, keys: list[str]) -> list[dict]:
     """The incoming documents a draft answers, from intake's API: registered ones only."""
     found = []
-    async with httpx.AsyncClient(base_url=ctx.settings.intake_url, timeout=ctx.settings.http_timeout_seconds) as client:
+    # dispatch's own short-lived token (R-15.5): intake answers nobody without one
+    headers = {"Authorization": f"Bearer {ctx.extras['token_issuer'].service_token()}"}
+    async with httpx.AsyncClient(base_url=ctx.settings.intake_url, timeout=ctx.settings.http_timeout_seconds,
+                                 headers=headers) as client:
         for key in keys:
             response = await client.get(f"/documents/{key}")
             if response.status_code == 404:
