@@ -26,8 +26,8 @@ INITIAL = "DoiMatKhau@2026"
 SCREENSHOTS = REPO_ROOT / "test-artifacts" / "screenshots"  # kept as artefacts (conftest makes the folder)
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
-PASSWORDS = {"vanthu": "Mai-VanThu-2026!", "chutich": "Thanh-ChuTich-2026!", "cc.vanphong": "Tuan-VanPhong-2026!",
-             "luutru": "Ha-LuuTru-2026!", "vanhanh": "Anh-VanHanh-2026!"}
+PASSWORDS = {"vanthu": "Mai-HoangDuc-2026!", "chutich": "Thanh-HoangDuc-2026!", "cc.vanphong": "Tuan-HoangDuc-2026!",
+             "luutru": "Ha-HoangDuc-2026!", "vanhanh": "Anh-HoangDuc-2026!"}  # never containing the user name
 
 
 def person(chromium, base: str, user: str, viewport=DESKTOP) -> Page:
@@ -109,8 +109,8 @@ def test_an_arrival_is_assigned_answered_signed_numbered_and_issued_in_the_brows
     expect(chairman.locator(f"#awaiting-{key}")).to_have_count(0)
 
     # The officer: "my work" shows it as new; receipt starts the deadline; a reply is drafted.
-    officer = person(chromium, urls["portal"], "cc.vanphong")
-    officer.goto("/viec-cua-toi")
+    officer = person(chromium, urls["portal"], "cc.vanphong")  # lands on "my work", the officer's home
+    expect(officer).to_have_url(re.compile(r"/viec-cua-toi"))
     expect(officer.locator("main")).to_contain_text(subject)
     expect(officer.locator("#new-count")).to_have_text("1")
     shot(officer, "officer-my-work")
