@@ -217,3 +217,25 @@ async def test_the_cookie_is_secure_by_default(settings):
         # the jar of a plain-http client drops the Secure login cookie, so the CSRF check refuses
         assert "Secure" in page.headers["set-cookie"]
         assert answer.status_code == 403
+
+
+async def test_the_operator_unlocks_and_resets_an_account(portal):
+    from services.portal.handlers import accounts
+
+    ctx = ctx_of(portal)
+    async with browser(portal) as client:
+        for attempt in range(5):
+            await sign_in(client, "cc.diachinh", f"sai-{attempt}")
+        assert (await sign_in(client, "cc.diachinh", INITIAL)).status_code == 423
+    await accounts.unlock(ctx, "cc.diachinh", by="operator-cli:test")
+    async with signed_in(portal, "cc.diachinh") as officer:
+        assert (await officer.get("/viec-cua-toi")).status_code == 200
+        temporary = await accounts.reset_password(ctx, "cc.diachinh", by="operator-cli:test")
+        # every open session of the account ended
+        assert (await officer.get("/viec-cua-toi")).status_code == 303
+    async with browser(portal) as client:
+        assert (await sign_in(client, "cc.diachinh", NEW_PASSWORD)).status_code == 401
+        answer = await sign_in(client, "cc.diachinh", temporary)
+        assert answer.status_code == 303 and answer.headers["location"] == "/doi-mat-khau"
+    actions = await audit_actions(portal, "cc.diachinh")
+    assert "account.unlocked" in actions and "account.password_reset" in actions

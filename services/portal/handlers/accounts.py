@@ -245,3 +245,41 @@ async def new_since_last_visit(ctx: ServiceContext, user: str, page: str, keys: 
     if seen is None:
         return len(keys)
     return sum(k not in seen for k in keys)
+
+
+# ---- the operator's repairs (until the operator console: `python -m services.portal.admin`) --------
+
+
+class NoSuchAccount(LookupError):
+    pass
+
+
+async def unlock(ctx: ServiceContext, user: str, *, by: str) -> None:
+    async def work(uow: UnitOfWork) -> None:
+        changed = await uow.db[repo.ACCOUNTS].update_one({"_id": user}, {"$set": {"failed_attempts": 0, "locked_until": None}},
+                                                         session=uow.session)
+        if changed.matched_count == 0:
+            raise NoSuchAccount(user)
+        uow.audit("account.unlocked", subject_type="account", subject_id=user, actor=by, details={})
+
+    await ctx.store.transaction(work)
+
+
+async def reset_password(ctx: ServiceContext, user: str, *, by: str) -> str:
+    """A new one-time password (returned once, to hand over in person); it must be changed at the
+    next sign-in, and every open session of the account ends."""
+    temporary = session_rules.new_csrf_token()[:16]
+    new_hash = await hash_password(temporary)
+
+    async def work(uow: UnitOfWork) -> None:
+        changed = await uow.db[repo.ACCOUNTS].update_one(
+            {"_id": user}, {"$set": {"password_hash": new_hash, "must_change_password": True, "failed_attempts": 0,
+                                     "locked_until": None, "password_reset_at": utcnow()}}, session=uow.session)
+        if changed.matched_count == 0:
+            raise NoSuchAccount(user)
+        ended = await uow.db[repo.SESSIONS].delete_many({"user": user}, session=uow.session)
+        uow.audit("account.password_reset", subject_type="account", subject_id=user, actor=by,
+                  details={"sessions_ended": ended.deleted_count})
+
+    await ctx.store.transaction(work)
+    return temporary
