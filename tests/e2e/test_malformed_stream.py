@@ -36,6 +36,7 @@ from shared.edxml import (
 )
 from shared.pdfdocs import render_document
 from shared.vxp import signed_headers
+from staff_http import http
 from tests.e2e.test_round_trip import wait_until
 from tests.unit.edxml.test_malformed_properties import apply, mutation
 
@@ -147,7 +148,7 @@ def test_every_malformed_package_is_refused_with_a_reason_and_nothing_is_lost(sy
         missing = [d for d in accepted if not any(s["status_code"] == "02" for s in by_document.get(d, []))]
         intake = {d["response_for"]["document_id"]: (d["state"], d.get("reply_to"), [
                       (x["code"], x.get("transport_state"), x.get("error")) for x in d["statuses"]])
-                  for d in httpx.get(f"{urls['intake']}/documents?limit=500", timeout=30).json()}
+                  for d in http.get(f"{urls['intake']}/documents?limit=500", timeout=30).json()}
         pytest.fail(f"{len(missing)} of {len(accepted)} without 02: "
                     + "; ".join(f"{d}: sender saw {[s['status_code'] for s in by_document.get(d, [])]}, intake {intake.get(d)}"
                                 for d in missing[:5]))
