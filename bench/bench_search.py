@@ -7,10 +7,12 @@ often a type, sometimes a sender or a dossier; some as an officer, with the acce
 through the adapter's `search` (ranked page, total, display fields, snippets).
 
 House rule: each figure beside the raw library doing the same work in the same run —
-ingest: the same rows, already folded, into a fresh FTS5 file with sqlite3 `executemany`;
-queries: the same MATCH expression as raw FTS5 SQL (`ORDER BY rank LIMIT 20`) on the same file.
-The filter design is measured too: filter tokens inside FTS5 (what the index does) against
-"words in FTS5, filters as columns of a normal indexed table joined to it".
+ingest: the same rows, already folded, into a fresh FTS5 file with sqlite3 `executemany` (one
+table, the year as a token: the layout before the year partitions); queries: the adapter's
+ranking SQL run bare on the same partition, raw FTS5 ranking every match (`ORDER BY rank LIMIT
+20`) on it, and the same query as before the partitions (the window SQL on that one table, with
+the year token). The same queries without their year (every partition, merged) are measured
+against the one table too. The load average is printed: the machine is shared.
 
     .venv/bin/python bench/bench_search.py --n 100000
     .venv/bin/python bench/bench_search.py            # 1,000,000 (about half an hour here)
@@ -207,19 +209,81 @@ def pct(values: list[float], p: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[int(p) - 1] if len(values) > 1 else values[0]
 
 
+def measure_queries(index: SearchIndex, raw_path: Path, qs: list[rules.SearchQuery]):
+    """The queries through the adapter and the raw SQL beside it, on the same files."""
+    raw = sqlite3.connect(index.path)
+    single = sqlite3.connect(raw_path)
+    for conn in (raw, single):
+        conn.execute("PRAGMA cache_size=-65536")
+        conn.execute("PRAGMA mmap_size=1073741824")
+
+    def window_sql(table: str) -> str:  # the adapter's ranking SQL (rank window, then the page), bare
+        return (f"SELECT rowid, score FROM (SELECT rowid, bm25({table}, {_WEIGHTS}) AS score FROM {table} "
+                f"WHERE {table} MATCH ? ORDER BY rowid DESC LIMIT {RANK_WINDOW}) ORDER BY score LIMIT 20")
+
+    def naive_sql(table: str) -> str:  # every match ranked
+        return f"SELECT rowid, rank FROM {table} WHERE {table} MATCH ? ORDER BY rank LIMIT 20"
+
+    def in_partition(q: rules.SearchQuery) -> tuple[str, str]:
+        part = rules.partition_of(q.filters.year)
+        return table_of(part), rules.match_expression(q, partition=part)
+
+    partitioned = [in_partition(q) for q in qs]
+    one_table = [rules.match_expression(q) for q in qs]  # with the year token
+    no_year = [dataclasses.replace(q, filters=dataclasses.replace(q.filters, year=None)) for q in qs[:200]]
+    for q in qs[:50]:  # warm the page cache for every side alike
+        index.search(q)
+    for e in one_table[:50]:
+        single.execute(window_sql("docs"), (e,)).fetchall()
+    load = os.getloadavg()[0]
+    adapter_ms = timed(index.search, qs)
+    raw_ms = timed(lambda a: raw.execute(window_sql(a[0]), (a[1],)).fetchall(), partitioned)
+    naive_ms = timed(lambda a: raw.execute(naive_sql(a[0]), (a[1],)).fetchall(), partitioned)
+    single_ms = timed(lambda e: single.execute(window_sql("docs"), (e,)).fetchall(), one_table)
+    no_year_ms = timed(index.search, no_year)
+    no_year_single_ms = timed(lambda q: single.execute(window_sql("docs"), (rules.match_expression(q),)).fetchall(),
+                              no_year)
+    totals = [index.search(q).total for q in qs[:200]]
+    raw.close()
+    single.close()
+    return adapter_ms, raw_ms, naive_ms, single_ms, no_year_ms, no_year_single_ms, totals, load
+
+
+def report_queries(adapter_ms, raw_ms, naive_ms, single_ms, no_year_ms, no_year_single_ms, totals, load) -> None:
+    rows = [("filtered query", adapter_ms, raw_ms, "the same SQL bare on the partition"),
+            ("  vs raw FTS5 ranking every match", adapter_ms, naive_ms, "ORDER BY rank, the partition"),
+            ("  vs one table, year token (before)", adapter_ms, single_ms, "window SQL, one FTS5 table"),
+            ("no year (every partition; the first 200)", no_year_ms, no_year_single_ms, "window SQL, one FTS5 table")]
+    for name, ours, theirs, what in rows:
+        print(f"{name} — raw: {what}")
+        for p in (50, 95, 99):
+            a, r = pct(ours, p), pct(theirs, p)
+            print(f"{f'  p{p} ({len(ours)} queries)':44} {a:>18.2f} ms {r:>18.2f} ms {a / r:>7.2f}")
+    print(f"{'mean matches per query (first 200; capped)':44} {statistics.mean(totals):>21,.0f}")
+    print(f"load average (1 min) when the queries began: {load:.1f} on 2 cores")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=1_000_000, help="records to generate")
     parser.add_argument("--queries", type=int, default=1000)
     parser.add_argument("--batch", type=int, default=5000, help="insert_many batch size")
     parser.add_argument("--live", type=int, default=5000, help="records written while the follower runs")
+    parser.add_argument("--keep", type=Path, help="build in this directory and keep the index files")
+    parser.add_argument("--queries-only", type=Path, metavar="DIR",
+                        help="only the queries again, on the files a run with --keep DIR left (a quieter moment)")
     args = parser.parse_args()
-    var = Path(tempfile.mkdtemp(prefix="vanthu-bench-search-"))
+    var = args.queries_only or args.keep or Path(tempfile.mkdtemp(prefix="vanthu-bench-search-"))
+    var.mkdir(parents=True, exist_ok=True)
     stack = Stack(var, dict(os.environ))
-    port = free_port()
-    start_embedded_store(stack, port, var / "data")
     index = SearchIndex(var / "archive-search" / "bench_archive.sqlite3")
     try:
+        if args.queries_only:
+            report_queries(*measure_queries(index, var / "raw.sqlite3", queries(args.queries)))
+            return
+        port = free_port()
+        start_embedded_store(stack, port, var / "data")
+
         async def build() -> tuple[float, float, float, int]:
             store_s, store = await load_store(f"mongodb://127.0.0.1:{port}/", args.n, args.batch)
             print(f"store: {args.n} records in {store_s:.1f} s", flush=True)
@@ -236,45 +300,15 @@ def main() -> None:
         raw_ingest_s = raw_ingest(var / "raw.sqlite3", args.n)
 
         qs = queries(args.queries)
-        raw = sqlite3.connect(index.path)
-        single = sqlite3.connect(var / "raw.sqlite3")
-        for conn in (raw, single):
-            conn.execute("PRAGMA cache_size=-65536")
-            conn.execute("PRAGMA mmap_size=1073741824")
-
-        def window_sql(table: str) -> str:  # the adapter's ranking SQL (rank window, then the page), bare
-            return (f"SELECT rowid, score FROM (SELECT rowid, bm25({table}, {_WEIGHTS}) AS score FROM {table} "
-                    f"WHERE {table} MATCH ? ORDER BY rowid DESC LIMIT {RANK_WINDOW}) ORDER BY score LIMIT 20")
-
-        def naive_sql(table: str) -> str:  # every match ranked
-            return f"SELECT rowid, rank FROM {table} WHERE {table} MATCH ? ORDER BY rank LIMIT 20"
-
-        def in_partition(q: rules.SearchQuery) -> tuple[str, str]:
-            part = rules.partition_of(q.filters.year)
-            return table_of(part), rules.match_expression(q, partition=part)
-
-        partitioned = [in_partition(q) for q in qs]
-        one_table = [rules.match_expression(q) for q in qs]  # with the year token
-        no_year = [dataclasses.replace(q, filters=dataclasses.replace(q.filters, year=None)) for q in qs[:200]]
-        for q in qs[:50]:  # warm the page cache for every side alike
-            index.search(q)
-        for e in one_table[:50]:
-            single.execute(window_sql("docs"), (e,)).fetchall()
-        adapter_ms = timed(index.search, qs)
-        raw_ms = timed(lambda a: raw.execute(window_sql(a[0]), (a[1],)).fetchall(), partitioned)
-        naive_ms = timed(lambda a: raw.execute(naive_sql(a[0]), (a[1],)).fetchall(), partitioned)
-        single_ms = timed(lambda e: single.execute(window_sql("docs"), (e,)).fetchall(), one_table)
-        no_year_ms = timed(index.search, no_year)
-        no_year_single_ms = timed(lambda q: single.execute(window_sql("docs"), (rules.match_expression(q),)).fetchall(),
-                                  no_year)
-        totals = [index.search(q).total for q in qs[:200]]
-        raw.close()
-        single.close()
+        timings = measure_queries(index, var / "raw.sqlite3", qs)
         size_mb = index.path.stat().st_size / 1e6
     finally:
         index.close()
         stack.stop_all()
-        shutil.rmtree(var, ignore_errors=True)
+        if args.keep:
+            shutil.rmtree(var / "data", ignore_errors=True)  # the store's files: the queries need only the index
+        elif not args.queries_only:
+            shutil.rmtree(var, ignore_errors=True)
 
     print(f"\nArchive search, {args.n:,} generated records (metadata), {indexed:,} indexed, {size_mb:,.0f} MB index file")
     print(f"{'':44} {'absolute':>22} {'raw library':>22} {'ratio':>7}")  # ratio: ours / raw
@@ -283,16 +317,7 @@ def main() -> None:
           f"{args.n / raw_ingest_s:>15,.0f} docs/s {(indexed / index_s) / (args.n / raw_ingest_s):>7.2f}")
     print(f"{'index follow (change stream, live writes)':44} {args.live / live_s:>15,.0f} docs/s "
           f"{args.n / raw_ingest_s:>15,.0f} docs/s {(args.live / live_s) / (args.n / raw_ingest_s):>7.2f}")
-    rows = [("filtered query", adapter_ms, raw_ms, "the same SQL bare on the partition"),
-            ("  vs raw FTS5 ranking every match", adapter_ms, naive_ms, "ORDER BY rank, the partition"),
-            ("  vs one table, year token (before)", adapter_ms, single_ms, "window SQL, one FTS5 table"),
-            ("no year (every partition, 200)", no_year_ms, no_year_single_ms, "window SQL, one FTS5 table")]
-    for name, ours, theirs, what in rows:
-        print(f"{name} — raw: {what}")
-        for p in (50, 95, 99):
-            a, r = pct(ours, p), pct(theirs, p)
-            print(f"{f'  p{p} ({len(ours)} queries)':44} {a:>18.2f} ms {r:>18.2f} ms {a / r:>7.2f}")
-    print(f"{'mean matches per query (first 200; capped)':44} {statistics.mean(totals):>21,.0f}")
+    report_queries(*timings)
 
 
 if __name__ == "__main__":
