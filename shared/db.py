@@ -10,6 +10,7 @@ never stored without its messages, nor a message published for a change that was
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import uuid
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
@@ -125,10 +126,16 @@ class UnitOfWork:
         who (`actor`), what (`action`, `details`), when (`at`), on what (`subject_*`), from
         where (`origin`, else the one bound for this request or message). Sealed into the hash
         chain after commit by `shared.audit_chain`."""
+        # The store keeps milliseconds: entries of one change get distinct, increasing times so
+        # their order (by `at`, then a random `_id`) is the order they were written in.
+        at = utcnow()
+        at = at.replace(microsecond=at.microsecond // 1000 * 1000)
+        if self._audit and at <= self._audit[-1]["at"]:
+            at = self._audit[-1]["at"] + dt.timedelta(milliseconds=1)
         self._audit.append(
             {
                 "_id": uuid.uuid4().hex,
-                "at": utcnow(),
+                "at": at,
                 "action": action,
                 "subject_type": subject_type,
                 "subject_id": subject_id,
