@@ -11,25 +11,40 @@ ingest: the same rows, already folded, into a fresh FTS5 file with sqlite3 `exec
 table, the year as a token: the layout before the year partitions); queries: the adapter's
 ranking SQL run bare on the same partition, raw FTS5 ranking every match (`ORDER BY rank LIMIT
 20`) on it, and the same query as before the partitions (the window SQL on that one table, with
-the year token). The same queries without their year (every partition, merged) are measured
-against the one table too. The load average is printed: the machine is shared.
+the year token and the words' column filter). The same queries without their year (every
+partition, merged) are measured against the one table too. The load average is printed: the
+machine is shared.
 
     .venv/bin/python bench/bench_search.py --n 100000
     .venv/bin/python bench/bench_search.py            # 1,000,000 (about half an hour here)
+    .venv/bin/python bench/bench_search.py --keep DIR # …and keep the index files, then
+    .venv/bin/python bench/bench_search.py --queries-only DIR   # the queries again, later
 
-Figures on this machine (2 cores, 23 GB RAM), 2026-11-25; ratio = ours / raw library:
-  --n 100000: store ingest 9,217 docs/s; index rebuild 5,202 docs/s vs raw FTS5 executemany
-  62,269 docs/s (0.08: the rebuild is bound by the store's scan); follower 2,389 docs/s (0.04);
-  filtered query p50 6.89 ms / p95 12.41 ms / p99 15.17 ms vs the same SQL bare 2.95 / 7.72 /
-  10.37 ms (2.34 / 1.61 / 1.46: the count, the display fields and the snippets); vs raw FTS5
-  ranking every match 4.21 / 11.83 / 18.25 ms (1.64 / 1.05 / 0.83). Filter tokens in FTS5 p95
-  14.2 ms against a year column joined to FTS5 31.5 ms: the tokens were kept.
-  --n 1000000 (998 MB index): store ingest 6,896 docs/s; rebuild 5,328 docs/s vs 63,556 (0.08);
-  follower 2,875 docs/s (0.05); filtered query p50 31.43 / p95 73.84 / p99 99.74 ms vs the same
-  SQL bare 23.65 / 60.64 / 77.77 ms (1.33 / 1.22 / 1.28); vs ranking every match 42.12 / 135.83 /
-  269.64 ms (0.75 / 0.54 / 0.37). Target p95 < 50 ms NOT met at 1M: the cost left is bm25's
-  document-frequency pass over each phrase's whole posting list (common syllables, the year and
-  type tokens). Filter tokens p95 136 ms vs year column join 318 ms (ranking every match).
+Figures on this machine (2 cores, 23 GB RAM, shared with other work: the load average is
+given), 2026-12-01, the index partitioned by year; ratio = ours / raw library:
+  --n 100000 (load 4.2 at the queries): store ingest 7,067 docs/s; index rebuild 5,190 docs/s vs
+  raw FTS5 executemany 85,136 docs/s (0.06: the rebuild is bound by the store's scan); follower
+  2,321 docs/s (0.03); filtered query p50 1.98 / p95 5.28 / p99 7.42 ms vs the same SQL bare on
+  the partition 0.58 / 2.45 / 4.45 ms (3.44 / 2.15 / 1.67: the count, the display fields and the
+  snippets); vs raw FTS5 ranking every match 0.72 / 3.15 / 6.39 ms (2.77 / 1.67 / 1.16); vs the
+  one-table layout before 2.77 / 8.13 / 12.35 ms (0.71 / 0.65 / 0.60). Without the year (every
+  partition) 7.08 / 13.64 / 18.53 ms vs one table 3.09 / 7.29 / 8.58 ms (2.29 / 1.87 / 2.16: a
+  partition holds only 12,500 records here, so the work per partition outweighs the shorter lists).
+  --n 1000000 (990 MB index), built with --keep (load 3–6 meanwhile): store ingest 4,900 docs/s;
+  rebuild 4,149 docs/s vs 31,730 docs/s (0.13); follower 1,911 docs/s (0.06). The queries again
+  with --queries-only on those files (the index layout is the same, the queries as committed),
+  load 2.6: filtered query p50 6.57 / p95 11.27 / p99 14.43 ms vs the same SQL bare 3.96 / 8.01 /
+  10.52 ms (1.66 / 1.41 / 1.37); vs ranking every match 7.00 / 34.87 / 67.32 ms (0.94 / 0.32 /
+  0.21); vs the one-table layout before 21.95 / 57.52 / 74.88 ms (0.30 / 0.20 / 0.19). Without
+  the year 13.52 / 36.78 / 47.00 ms vs one table 14.95 / 48.38 / 65.19 ms (0.90 / 0.76 / 0.72).
+  Once more at load 1.6: p95 12.36 ms vs bare 11.50 ms (1.07). Loaded, the figures stretch: at
+  load 3.6 p95 27.03 ms vs bare 14.70 ms (1.84); in the full run at load 6.0 (the words still had
+  their column filter then) p95 41.14 ms vs 28.63 ms (1.44). Before (2026-11-25, one table, year
+  token): p95 73.84 ms at 1M.
+  Target p95 < 50 ms for a filtered query at 1M: MET (11–12 ms quiet, 27 ms at load 3.6, 41 ms at
+  load 6). What is left: bm25 still counts each phrase's documents over its year's posting list,
+  so the slowest queries pair a syllable that every subject has ("ve" of "Về việc") with a rare
+  filter; queries without a year read every partition and cost about what the one table did.
 """
 
 from __future__ import annotations
@@ -228,8 +243,12 @@ def measure_queries(index: SearchIndex, raw_path: Path, qs: list[rules.SearchQue
         part = rules.partition_of(q.filters.year)
         return table_of(part), rules.match_expression(q, partition=part)
 
+    def before(q: rules.SearchQuery) -> str:  # the expression before the partitions: year token, words' column filter
+        words = rules._words_part(q)
+        return rules.match_expression(q).replace(words, "{" + " ".join(rules.TEXT_COLUMNS) + "} : " + words, 1)
+
     partitioned = [in_partition(q) for q in qs]
-    one_table = [rules.match_expression(q) for q in qs]  # with the year token
+    one_table = [before(q) for q in qs]
     no_year = [dataclasses.replace(q, filters=dataclasses.replace(q.filters, year=None)) for q in qs[:200]]
     for q in qs[:50]:  # warm the page cache for every side alike
         index.search(q)
@@ -241,8 +260,7 @@ def measure_queries(index: SearchIndex, raw_path: Path, qs: list[rules.SearchQue
     naive_ms = timed(lambda a: raw.execute(naive_sql(a[0]), (a[1],)).fetchall(), partitioned)
     single_ms = timed(lambda e: single.execute(window_sql("docs"), (e,)).fetchall(), one_table)
     no_year_ms = timed(index.search, no_year)
-    no_year_single_ms = timed(lambda q: single.execute(window_sql("docs"), (rules.match_expression(q),)).fetchall(),
-                              no_year)
+    no_year_single_ms = timed(lambda q: single.execute(window_sql("docs"), (before(q),)).fetchall(), no_year)
     totals = [index.search(q).total for q in qs[:200]]
     raw.close()
     single.close()
