@@ -201,6 +201,23 @@ def token(
     print(_token(user, var_dir))
 
 
+@app.command()
+def keys(directory: Path = typer.Argument(..., help="e.g. deploy/auth: private/ and public/ are made below it")) -> None:
+    """Make the token issuers' Ed25519 keys for production (R-15.5): `private/<name>.key` is
+    mounted into that process only, `public/*.pub` into every process (docker-compose.yml)."""
+    import shutil
+
+    from devstack.stack import ISSUERS
+    from shared.auth import ensure_keys
+
+    private, public = directory / "private", directory / "public"
+    ensure_keys(private, ISSUERS)
+    public.mkdir(parents=True, exist_ok=True)
+    for issuer in ISSUERS:
+        shutil.copyfile(private / f"{issuer}.pub", public / f"{issuer}.pub")
+    print(f"keys of {', '.join(ISSUERS)}: private in {private}, public in {public}")
+
+
 async def _verify_services(names: list[str]) -> list[tuple[str, str, object]]:
     from shared.audit_chain import verify_chain
     from shared.config import Settings
