@@ -126,3 +126,20 @@ def request_year_part(year: int, start: dt.date | None, end: dt.date | None) -> 
     if part.start.year != year or part.end.year != year:
         raise HTTPException(422, f"Kỳ báo cáo phải nằm trong năm {year}.")
     return part
+
+
+def moment(value) -> dt.datetime | None:
+    """A stored time (datetime or ISO text) in Vietnam time, or None."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    return to_vn(value)
+
+
+def officer_report_body(period: Period, now: dt.datetime, rows: dict[str, dict], staff, figures, labels) -> dict:
+    """The per-officer answer every service gives (R-12.4): the period, the figures' names and
+    Vietnamese labels, one row per officer with their name, in user order."""
+    return {"period": period.to_dict(), "as_of": period.as_of(now), "figures": list(figures), "labels": labels,
+            "officers": [{"officer": user, "name": staff.get(user).name if staff.get(user) else user, **row}
+                         for user, row in sorted(rows.items())]}

@@ -19,8 +19,7 @@ import datetime as dt
 from collections import Counter
 from collections.abc import Iterable
 
-from shared.clock import to_vn
-from shared.report_period import Period
+from shared.report_period import Period, moment
 
 OFFICER_FIGURES = ("opened", "filed", "closed", "submitted", "accepted", "returned", "open_at_end")
 FIGURE_LABELS_VI = {
@@ -36,16 +35,8 @@ def empty_figures() -> dict:
     return {name: 0 for name in OFFICER_FIGURES}
 
 
-def _moment(value) -> dt.datetime | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = dt.datetime.fromisoformat(value)
-    return to_vn(value)
-
-
 def events(dossier: dict, action: str) -> list[dt.datetime]:
-    return [m for h in dossier.get("history", []) if h.get("action") == action and (m := _moment(h.get("at")))]
+    return [m for h in dossier.get("history", []) if h.get("action") == action and (m := moment(h.get("at")))]
 
 
 def open_at(dossier: dict, moment: dt.datetime) -> bool:
@@ -99,7 +90,7 @@ def yearly_report(dossiers: Iterable[dict], catalogue: Iterable[dict], records: 
             counted[action] += any(period.contains(m) for m in events(dossier, action))
         open_at_end += open_at(dossier, as_of)
         archival_at_end += dossier.get("state") in ("archival", "disposal_proposed", "in_bin") and bool(
-            (m := _moment(dossier.get("archived_at"))) and m < as_of)
+            (m := moment(dossier.get("archived_at"))) and m < as_of)
     kept = Counter(r.get("source", "?") for r in records if period.contains(r.get("stored_at")))
     destroyed = sum(period.contains(t.get("destroyed_at")) for t in tombstones)
     return {

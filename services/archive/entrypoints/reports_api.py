@@ -12,7 +12,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from services.archive.adapters import repository as repo
 from services.archive.domain import reports
 from shared.clock import utcnow
-from shared.report_period import Period, request_period, request_year_part, visible_officers
+from shared.report_period import Period, request_period, request_year_part, visible_officers, officer_report_body
 from shared.service import ctx_of
 from shared.staff import load_staff
 
@@ -49,10 +49,7 @@ async def officers_report(request: Request, start: dt.date | None = Query(None, 
     staff = load_staff(ctx.settings.staff_file)
     officers = visible_officers(request.state.principal, officer, staff)
     rows = reports.officer_report(await keeper_dossiers(ctx.store.db, officers), period, now=now, officers=officers)
-    return {"period": period.to_dict(), "as_of": period.as_of(now), "figures": list(reports.OFFICER_FIGURES),
-            "labels": reports.FIGURE_LABELS_VI,
-            "officers": [{"officer": user, "name": staff.get(user).name if staff.get(user) else user, **row}
-                         for user, row in sorted(rows.items())]}
+    return officer_report_body(period, now, rows, staff, reports.OFFICER_FIGURES, reports.FIGURE_LABELS_VI)
 
 
 @router.get("/reports/year/{year}")

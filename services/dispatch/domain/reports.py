@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from services.dispatch.domain.outgoing import OutgoingState, issue_standing
 from services.dispatch.domain.register import URGENCY
 from shared.clock import to_vn
-from shared.report_period import Period, rate
+from shared.report_period import Period, rate, moment
 
 OFFICER_FIGURES = ("drafts_written", "drafts_submitted", "drafts_returned", "drafts_approved", "issued",
                    "replies_awaited", "replies_awaited_overdue")
@@ -40,16 +40,8 @@ def empty_figures() -> dict:
     return {name: 0 for name in OFFICER_FIGURES}
 
 
-def _moment(value) -> dt.datetime | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = dt.datetime.fromisoformat(value)
-    return to_vn(value)
-
-
 def _events(draft: dict, action: str) -> list[dt.datetime]:
-    return [m for h in draft.get("history", []) if h.get("action") == action and (m := _moment(h.get("at")))]
+    return [m for h in draft.get("history", []) if h.get("action") == action and (m := moment(h.get("at")))]
 
 
 def replies_standing(document: dict, as_of: dt.datetime) -> tuple[bool, bool] | None:
@@ -57,11 +49,11 @@ def replies_standing(document: dict, as_of: dt.datetime) -> tuple[bool, bool] | 
     document asks for no reply or was not issued by then. A reply counts from its registration."""
     if not document.get("due_date") or document.get("state") != OutgoingState.ISSUED:
         return None
-    issued = _moment(document.get("issued_at"))
+    issued = moment(document.get("issued_at"))
     if issued is None or issued >= as_of:
         return None
     owed = [d for d in document.get("deliveries", [])
-            if not d.get("replied") or (_moment(d["replied"].get("registered_at")) or as_of) > as_of]
+            if not d.get("replied") or (moment(d["replied"].get("registered_at")) or as_of) > as_of]
     if not owed:
         return False, False
     return True, to_vn(as_of).date() > dt.date.fromisoformat(document["due_date"][:10])
@@ -103,7 +95,7 @@ def yearly_report(drafts: Iterable[dict], outgoing: Iterable[dict], period: Peri
     paper_required = paper_sent = outside = recalls = asked = answered = still_owed = owed_overdue = 0
     for document in outgoing:
         state = document.get("state")
-        issued_at = _moment(document.get("issued_at"))
+        issued_at = moment(document.get("issued_at"))
         if state == OutgoingState.ISSUED and period.contains(issued_at):
             issued += 1
             by_kind[(document.get("type_name") or "").strip() or "Không ghi loại"] += 1
@@ -128,7 +120,7 @@ def yearly_report(drafts: Iterable[dict], outgoing: Iterable[dict], period: Peri
                     else:
                         answered += 1
         # Signed, still not issued past the deadline at the end of the period (R-4.2a).
-        due = _moment(document.get("issue_due_at"))
+        due = moment(document.get("issue_due_at"))
         if (due is not None and period.contains(due) and due < as_of and state not in
                 (OutgoingState.SIGNATURE_REFUSED, OutgoingState.CANCELLED)
                 and (issued_at is None or issued_at >= as_of)):

@@ -13,7 +13,7 @@ from services.dispatch.adapters import repository as repo
 from services.dispatch.domain import reports
 from services.dispatch.handlers.drafts import DRAFTS
 from shared.clock import utcnow
-from shared.report_period import Period, request_period, request_year_part, visible_officers
+from shared.report_period import Period, request_period, request_year_part, visible_officers, officer_report_body
 from shared.service import ctx_of
 from shared.staff import load_staff
 
@@ -59,10 +59,7 @@ async def officers_report(request: Request, start: dt.date | None = Query(None, 
     officers = visible_officers(request.state.principal, officer, staff)
     drafts, outgoing = await officer_rows(ctx.store.db, officers)
     rows = reports.officer_report(drafts, outgoing, period, now=now, officers=officers)
-    return {"period": period.to_dict(), "as_of": period.as_of(now), "figures": list(reports.OFFICER_FIGURES),
-            "labels": reports.FIGURE_LABELS_VI,
-            "officers": [{"officer": user, "name": staff.get(user).name if staff.get(user) else user, **row}
-                         for user, row in sorted(rows.items())]}
+    return officer_report_body(period, now, rows, staff, reports.OFFICER_FIGURES, reports.FIGURE_LABELS_VI)
 
 
 @router.get("/reports/year/{year}")

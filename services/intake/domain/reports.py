@@ -30,8 +30,8 @@ from services.intake.domain.documents import DocumentState
 from services.intake.domain.handling import TaskRole, reply_due_of, task_deadline
 from services.intake.domain.register import URGENCY
 from services.intake.domain.verification import CHECK_LABELS_VI
-from shared.clock import VN_TZ, to_vn
-from shared.report_period import Period, rate
+from shared.clock import VN_TZ
+from shared.report_period import Period, rate, moment
 from shared.workdays import END_OF_DAY, WorkCalendar
 
 OFFICER_FIGURES = ("received", "on_time", "late", "outstanding", "not_received", "overdue", "replies_owed", "replies_overdue")
@@ -47,18 +47,10 @@ def empty_figures() -> dict:
     return {name: 0 for name in OFFICER_FIGURES}
 
 
-def _moment(value) -> dt.datetime | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = dt.datetime.fromisoformat(value)
-    return to_vn(value)
-
-
 def first_assigned_at(document: dict, officer: str) -> dt.datetime | None:
     """When the officer was first given this document: the earliest assignment naming them."""
     assignment = document.get("assignment") or {}
-    moments = [_moment(a.get("assigned_at")) for a in [*assignment.get("history", []), assignment]
+    moments = [moment(a.get("assigned_at")) for a in [*assignment.get("history", []), assignment]
                if any(t.get("officer") == officer for t in a.get("tasks", []))]
     return min((m for m in moments if m is not None), default=None)
 
@@ -66,7 +58,7 @@ def first_assigned_at(document: dict, officer: str) -> dt.datetime | None:
 def task_due(document: dict, task: dict, calendar: WorkCalendar) -> dt.datetime | None:
     """The task's deadline: as recorded at receipt, or a fixed date known before receipt."""
     if task.get("deadline"):
-        return _moment(task["deadline"])
+        return moment(task["deadline"])
     return task_deadline(task, reply_due_of(document), calendar)
 
 
@@ -74,25 +66,25 @@ def completed_on_time(document: dict, task: dict, calendar: WorkCalendar) -> boo
     if "on_time" in task:  # decided at completion (domain/handling.py `complete`)
         return bool(task["on_time"])
     due = task_due(document, task, calendar)
-    return due is None or _moment(task["completed_at"]) <= due
+    return due is None or moment(task["completed_at"]) <= due
 
 
 def task_figures(document: dict, task: dict, period: Period, *, as_of: dt.datetime, calendar: WorkCalendar) -> dict:
     """One task's contribution to its officer's row, and whether it is overdue at `as_of`."""
     figures = empty_figures()
     assigned = first_assigned_at(document, task["officer"])
-    completed = _moment(task.get("completed_at"))
+    completed = moment(task.get("completed_at"))
     if period.contains(assigned):
         figures["received"] = 1
     if completed is not None and period.contains(completed):
         figures["on_time" if completed_on_time(document, task, calendar) else "late"] = 1
     # A part not completed when the lead completed the document is closed with it (handling
     # refuses any change after that): no longer anyone's outstanding work.
-    closed = completed or _moment((document.get("handling") or {}).get("completed_at"))
+    closed = completed or moment((document.get("handling") or {}).get("completed_at"))
     outstanding = assigned is not None and assigned < as_of and (closed is None or closed >= as_of)
     if outstanding:
         figures["outstanding"] = 1
-        received = _moment(task.get("received_at"))
+        received = moment(task.get("received_at"))
         if received is None or received >= as_of:
             figures["not_received"] = 1
         due = task_due(document, task, calendar)
@@ -185,7 +177,7 @@ def yearly_report(documents: Iterable[dict], recalls: Iterable[dict], period: Pe
         assignment = document.get("assignment") or {}
         if not assignment or state != DocumentState.REGISTERED:
             continue
-        first = min((m for m in (_moment(a.get("assigned_at")) for a in [*assignment.get("history", []), assignment]) if m),
+        first = min((m for m in (moment(a.get("assigned_at")) for a in [*assignment.get("history", []), assignment]) if m),
                     default=None)
         if period.contains(first):
             assigned_documents += 1
