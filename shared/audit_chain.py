@@ -294,3 +294,10 @@ async def verify_chain(db: AsyncDatabase, *, batch_size: int = 1000) -> ChainRep
         elif report.head_seq < last_seq or head.get("hash") != prev_hash:
             broken("head_mismatch", None, None, f"chain head (seq {report.head_seq}) does not match the last entry (seq {last_seq})")
     return report
+
+
+async def entries_about(db, subject_type: str, subject_id: str, *, limit: int = 500) -> list[dict]:
+    """The audit entries about one thing (R-4.1), oldest first, at most 2000: what a document's
+    page shows."""
+    return await db[AUDIT].find({"subject_type": subject_type, "subject_id": subject_id},
+                                sort=[("at", 1), ("_id", 1)], limit=min(max(limit, 1), 2000)).to_list()

@@ -18,7 +18,6 @@ start, so nothing is reachable by accident.
 
 from __future__ import annotations
 
-import contextvars
 import datetime as dt
 import uuid
 from collections.abc import Iterable, Mapping
@@ -39,9 +38,6 @@ AUDIENCE = "vanthu"
 SERVICE_ROLE = "service"
 PORTAL_ISSUER = "portal"
 USER_ISSUERS = frozenset({PORTAL_ISSUER})
-
-ALL_STAFF = frozenset(Role)
-STAFF_AND_SERVICES = frozenset({*Role, SERVICE_ROLE})
 
 
 class AuthError(Exception):
@@ -171,9 +167,6 @@ AccessRules = Mapping[tuple[str, str], frozenset[str]]
 OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/docs", "/docs/oauth2-redirect", "/openapi.json", "/redoc"})
 BLOB_RULE = {("GET", "/blobs/{sha256}"): frozenset({SERVICE_ROLE})}
 
-_current: contextvars.ContextVar[Principal | None] = contextvars.ContextVar("vanthu_principal", default=None)
-
-
 def missing_rules(routes: Iterable, rules: AccessRules) -> list[str]:
     """Routes (method, path) that have no access rule: the service must not start with any."""
     missing = []
@@ -211,14 +204,9 @@ def authorizer(rules: AccessRules, keys_dir: Path):
         if allowed is None or principal.role not in allowed:
             raise HTTPException(403, f"Vai trò «{principal.role}» không được phép: {key[0]} {key[1]}")
         request.state.principal = principal
-        _current.set(principal)
         return principal
 
     return authorize
-
-
-def current_principal() -> Principal | None:
-    return _current.get()
 
 
 def acting_user(request: Request, claimed: str | None = None) -> str:

@@ -113,19 +113,24 @@ def visible_officers(principal, officer: str | None, staff) -> list[str] | None:
     return None
 
 
-def request_year_part(year: int, start: dt.date | None, end: dt.date | None) -> Period:
+def year_part(year: int, start: dt.date | None, end: dt.date | None) -> Period:
     """The yearly report's period (R-12.6): the whole year, or an ad-hoc part of it (both dates
     within that year; one alone runs to the year's end or from its start)."""
-    whole = request_year(year)
+    whole = Period.year(year)
     if start is None and end is None:
         return whole
+    part = Period(start or whole.start, end or whole.end)
+    if part.start.year != year or part.end.year != year:
+        raise PeriodError(f"Kỳ báo cáo phải nằm trong năm {year}.")
+    return part
+
+
+def request_year_part(year: int, start: dt.date | None, end: dt.date | None) -> Period:
+    """`year_part` for a service route: a bad period is a 422."""
     try:
-        part = Period(start or whole.start, end or whole.end)
+        return year_part(year, start, end)
     except PeriodError as exc:
         raise HTTPException(422, str(exc)) from exc
-    if part.start.year != year or part.end.year != year:
-        raise HTTPException(422, f"Kỳ báo cáo phải nằm trong năm {year}.")
-    return part
 
 
 def moment(value) -> dt.datetime | None:

@@ -39,7 +39,7 @@ from shared.contracts.messages import (
     SignatureRefused,
     StatusReceived,
 )
-from shared.db import AUDIT
+from shared.audit_chain import entries_about
 from shared.service import ServiceContext, ServiceDefinition, ctx_of, serve
 from services.dispatch.domain.access import ACCESS
 from shared.auth import acting_user
@@ -111,10 +111,7 @@ async def get_outgoing(key: str, request: Request) -> dict:
 async def outgoing_audit(key: str, request: Request, limit: int = 500) -> list[dict]:
     """The audit entries about one outgoing document (R-4.1), oldest first: what the portal shows
     on the document's page."""
-    rows = await ctx_of(request).store.db[AUDIT].find(
-        {"subject_type": "outgoing", "subject_id": key}, sort=[("at", 1), ("_id", 1)], limit=min(max(limit, 1), 2000),
-    ).to_list()
-    return [_public(r) for r in rows]
+    return [_public(r) for r in await entries_about(ctx_of(request).store.db, "outgoing", key, limit=limit)]
 
 
 @router.get("/outgoing")

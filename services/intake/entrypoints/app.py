@@ -17,7 +17,7 @@ from shared.contracts.messages import (
     SignatureRefused,
     StatusReceived,
 )
-from shared.db import AUDIT
+from shared.audit_chain import entries_about
 from shared.service import ServiceContext, ServiceDefinition, ctx_of, serve
 from services.intake.domain.access import ACCESS
 
@@ -51,10 +51,7 @@ async def get_document(key: str, request: Request) -> dict:
 async def document_audit(key: str, request: Request, limit: int = 500) -> list[dict]:
     """The audit entries about one incoming document (R-4.1), oldest first: what the portal shows
     on the document's page."""
-    rows = await ctx_of(request).store.db[AUDIT].find(
-        {"subject_type": "incoming", "subject_id": key}, sort=[("at", 1), ("_id", 1)], limit=min(max(limit, 1), 2000),
-    ).to_list()
-    return [_public(r) for r in rows]
+    return [_public(r) for r in await entries_about(ctx_of(request).store.db, "incoming", key, limit=limit)]
 
 
 @router.get("/documents/by-package/{package_id}")

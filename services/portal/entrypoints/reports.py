@@ -28,7 +28,7 @@ from services.portal.entrypoints.web import PageError, PortalRoute, caller, rend
 from shared.auth import roles
 from shared.clock import utcnow, vn_date
 from shared.register_files import FORMATS
-from shared.report_period import Period, PeriodError, period_of
+from shared.report_period import Period, PeriodError, period_of, year_part
 from shared.service import ctx_of
 from shared.staff import Role, load_staff
 
@@ -162,15 +162,10 @@ def _year(nam: str) -> int:
 
 def _year_part(year: int, tu: str, den: str) -> Period:
     """The whole year, or an ad-hoc part of it (R-12.6: yearly and ad-hoc reports)."""
-    start, end = _date(tu, "Ngày đầu kỳ"), _date(den, "Ngày cuối kỳ")
-    whole = Period.year(year)
     try:
-        part = Period(start or whole.start, end or whole.end)
+        return year_part(year, _date(tu, "Ngày đầu kỳ"), _date(den, "Ngày cuối kỳ"))
     except PeriodError as exc:
         raise PageError(422, str(exc)) from exc
-    if part.start.year != year or part.end.year != year:
-        raise PageError(422, f"Kỳ báo cáo phải nằm trong năm {year}.")
-    return part
 
 
 async def _year_report(request: Request, year: int, period: Period):
