@@ -157,5 +157,13 @@ def service_env(base: dict[str, str], ports: dict[str, int]) -> dict[str, str]:
     return env
 
 
-def add_service(stack: Stack, name: str, port: int) -> ManagedProcess:
-    return stack.add(name, [python(), "-m", f"services.{name}"], ready_url=f"http://127.0.0.1:{port}/readyz")
+def replica_name(name: str, replica: int) -> str:
+    """`intake` for the first replica, `intake-2`, `intake-3`… for the others."""
+    return name if replica <= 1 else f"{name}-{replica}"
+
+
+def add_service(stack: Stack, name: str, port: int, replica: int = 1) -> ManagedProcess:
+    """Replica 1 listens on the service's URL; another replica on its own port (BIND_PORT)."""
+    extra = None if replica <= 1 else {"BIND_PORT": str(port), "SERVICE_REPLICA": str(replica)}
+    return stack.add(replica_name(name, replica), [python(), "-m", f"services.{name}"],
+                     ready_url=f"http://127.0.0.1:{port}/readyz", extra_env=extra)

@@ -45,6 +45,8 @@ class StackOptions:
     with_tsa: bool = True  # the local time-stamping server (PAdES B-T); off: signatures are B-B
     axis_poll_interval: float = 2.0
     extra_env: dict[str, str] | None = None
+    # Processes per service (competing consumers, R-13 scale-out); the extra ones on free ports.
+    replicas: int = 1
 
     @classmethod
     def isolated(cls, var_dir: Path, **kwargs) -> "StackOptions":
@@ -147,5 +149,7 @@ def _start(stack: Stack, options: StackOptions, ports: dict[str, int]) -> None:
 
     for name in SERVICES:
         add_service(stack, name, ports[name]).start()
-    for name in SERVICES:
-        stack.processes[name].wait_ready(90)
+        for replica in range(2, options.replicas + 1):
+            add_service(stack, name, free_port(), replica).start()
+    for proc in [p for p in stack.processes.values() if p.name.split("-")[0] in SERVICES]:
+        proc.wait_ready(90)

@@ -58,6 +58,8 @@ MessageHandler = Callable[[Any, Delivery, ServiceContext], Awaitable[None]]
 BackgroundTask = Callable[[ServiceContext], Awaitable[None]]
 Hook = Callable[[ServiceContext], Awaitable[None]]
 ReadinessCheck = Callable[[ServiceContext], Awaitable[tuple[str, bool]]]
+# Facts for the operator (GET /ops/status, the portal's console): e.g. the axis link, the token.
+StatusFacts = Callable[[ServiceContext], Awaitable[dict[str, Any]]]
 
 
 @dataclass
@@ -69,6 +71,7 @@ class ServiceDefinition:
     on_startup: list[Hook] = field(default_factory=list)
     on_shutdown: list[Hook] = field(default_factory=list)
     readiness: list[ReadinessCheck] = field(default_factory=list)  # beyond store and broker
+    status: list[StatusFacts] = field(default_factory=list)  # what the operator console shows
     title: str = ""
     # Who may call which route: the service's `domain/access.py`. Every route needs one.
     access: AccessRules = field(default_factory=dict)
@@ -236,10 +239,13 @@ def serve(definition: ServiceDefinition) -> None:
     import os
 
     host = os.environ.get("BIND_HOST", url.hostname or "127.0.0.1")
+    # A replica beside the first one listens on its own port (BIND_PORT); the others keep
+    # calling the service's URL (a load balancer in production, the first replica here).
+    port = int(os.environ.get("BIND_PORT") or url.port or 80)
     uvicorn.run(
         create_app(definition, settings),
         host=host,
-        port=url.port or 80,
+        port=port,
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=10,
