@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
@@ -26,6 +27,7 @@ from pymongo.write_concern import WriteConcern
 from shared.clock import utcnow
 from shared.contracts.base import Message
 from shared.logging import current_correlation_id
+from shared.metrics import STORE_TRANSACTION_SECONDS
 
 T = TypeVar("T")
 
@@ -88,12 +90,18 @@ class Store:
             result[:] = [await work(uow)]
             await uow.flush()
 
-        async with self.client.start_session() as session:
-            await session.with_transaction(
-                callback,
-                read_concern=ReadConcern("snapshot"),
-                write_concern=WriteConcern("majority"),
-            )
+        started = time.perf_counter()
+        outcome = "aborted"  # an error, or AlreadyProcessed from the work itself
+        try:
+            async with self.client.start_session() as session:
+                await session.with_transaction(
+                    callback,
+                    read_concern=ReadConcern("snapshot"),
+                    write_concern=WriteConcern("majority"),
+                )
+            outcome = "committed"
+        finally:
+            STORE_TRANSACTION_SECONDS.labels(outcome=outcome).observe(time.perf_counter() - started)
         for callback_after in self._after_commit:
             callback_after()
         return result[0]

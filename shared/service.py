@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.metadata
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,7 +34,7 @@ from shared.config import Settings, get_settings
 from shared.contracts.base import Message
 from shared.db import Store, bind_audit_origin, wait_for_store
 from shared.logging import configure_logging, get_logger
-from shared.metrics import BROKER_UP
+from shared.metrics import BROKER_UP, SERVICE_INFO, probe_store
 
 log = get_logger(__name__)
 
@@ -146,6 +147,7 @@ def create_app(definition: ServiceDefinition, settings: Settings | None = None) 
         consumers: list[QueueConsumer] = []
         tasks = [asyncio.create_task(_connect_bus(definition, ctx, consumers), name="bus")]
         tasks += [asyncio.create_task(task(ctx), name=task.__name__) for task in definition.background]
+        tasks.append(asyncio.create_task(probe_store(store), name="store_probe"))  # vanthu_store_* (R-13)
         # Every service seals its own audit log into the hash chain, after commit.
         chainer = AuditChainer(store)
         tasks.append(asyncio.create_task(chainer.run(), name="audit_chain"))
@@ -172,6 +174,7 @@ def create_app(definition: ServiceDefinition, settings: Settings | None = None) 
             await store.close()
 
     app = FastAPI(title=definition.title or f"vanthu {definition.name}", lifespan=lifespan)
+    SERVICE_INFO.labels(service=definition.name, version=_version()).set(1)
     app.add_middleware(_AuditOrigin)
     rules = {**BLOB_RULE, **definition.access}
     guard = definition.guard or (lambda rules, settings: authorizer(rules, settings.auth_keys_dir))
@@ -214,6 +217,13 @@ def create_app(definition: ServiceDefinition, settings: Settings | None = None) 
     if missing := missing_rules([*app.routes, *included], rules):
         raise RuntimeError(f"{definition.name}: routes without an access rule (domain/access.py): {missing}")
     return app
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("vanthu")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
 
 
 class _AuditOrigin:
