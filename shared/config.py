@@ -110,6 +110,11 @@ class Settings(BaseSettings):
     bus_publish_window: int = 256
     bus_publish_timeout_seconds: float = 10.0
 
+    # --- the operator's console (portal /van-hanh, R-13) ----------------------------------
+    # RabbitMQ's management API; unset: AMQP_URL's host on port 15672 with its credentials and vhost.
+    rabbitmq_management_url: str | None = None
+    grafana_url: str | None = None  # linked from the console when set; the console works without it
+
     log_level: str = "INFO"
 
     def holders_of_keys(self) -> dict[str, list[str]]:

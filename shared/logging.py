@@ -6,6 +6,7 @@ unit of work copies it into every message it publishes, the relay puts it on the
 
 from __future__ import annotations
 
+import collections
 import logging
 import sys
 import uuid
@@ -37,12 +38,29 @@ def _redact(_, __, event_dict):
     return event_dict
 
 
+# The last error-level events of this process, for the operator console (GET /ops/status).
+RECENT_ERRORS: collections.deque[dict] = collections.deque(maxlen=50)
+_KEPT_FIELDS = ("timestamp", "level", "event", "logger", "queue", "error", "reason", "correlation_id", "path", "service")
+
+
+def _keep_errors(_, __, event_dict):
+    if event_dict.get("level") in ("error", "critical", "exception"):
+        RECENT_ERRORS.append({k: str(event_dict[k])[:1000] for k in _KEPT_FIELDS if event_dict.get(k) is not None})
+    return event_dict
+
+
+def recent_errors() -> list[dict]:
+    """Newest first."""
+    return list(reversed(RECENT_ERRORS))
+
+
 def configure_logging(service: str, level: str = "INFO") -> None:
     shared_processors = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         _redact,
+        _keep_errors,
     ]
     structlog.configure(
         processors=[

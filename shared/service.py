@@ -24,9 +24,10 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from shared.audit_chain import AuditChainer
+from shared import ops_api
 from shared.auth import BLOB_RULE, AccessRules, TokenIssuer, authorizer, missing_rules
 from shared.blobs import BlobClient, BlobIntegrityError, BlobNotFound, BlobStore
-from shared.bus import topology
+from shared.bus import dead_letters, topology
 from shared.bus.consumer import Delivery, QueueConsumer, Reject
 from shared.bus.outbox import OutboxRelay
 from shared.bus.publisher import ConfirmedPublisher
@@ -73,6 +74,8 @@ class ServiceDefinition:
     on_shutdown: list[Hook] = field(default_factory=list)
     readiness: list[ReadinessCheck] = field(default_factory=list)  # beyond store and broker
     status: list[StatusFacts] = field(default_factory=list)  # what the operator console shows
+    # /ops/… for the operator (shared/ops_api.py); the portal reads its own in process instead.
+    operator_api: bool = True
     title: str = ""
     # Who may call which route: the service's `domain/access.py`. Every route needs one.
     access: AccessRules = field(default_factory=dict)
@@ -124,6 +127,10 @@ async def _connect_bus(definition: ServiceDefinition, ctx: ServiceContext, consu
         await consumer.start()
         consumers.append(consumer)
     log.info("bus ready", queues=[c.spec.name for c in consumers])
+    # Its own DLQs into the store, for the operator (shared/bus/dead_letters.py).
+    keeper = dead_letters.DeadLetterKeeper(connection, ctx.store, definition.name)
+    await keeper.start()
+    consumers.append(keeper)  # type: ignore[arg-type]  (stopped with them)
     await ctx.relay.run()
 
 
@@ -141,12 +148,15 @@ def create_app(definition: ServiceDefinition, settings: Settings | None = None) 
         issuer = TokenIssuer(settings.auth_keys_dir, definition.name)
         ctx = ServiceContext(definition.name, settings, store, blobs, BlobClient(settings, token=issuer.service_token))
         ctx.extras["token_issuer"] = issuer
+        ctx.extras["started_at"] = ops_api.started_now()
+        await dead_letters.ensure_indexes(store)
         app.state.ctx = ctx
         for hook in definition.on_startup:
             await hook(ctx)
         consumers: list[QueueConsumer] = []
         tasks = [asyncio.create_task(_connect_bus(definition, ctx, consumers), name="bus")]
         tasks += [asyncio.create_task(task(ctx), name=task.__name__) for task in definition.background]
+        tasks.append(asyncio.create_task(dead_letters.refresh_gauge_forever(store, definition.name), name="dead_letters_gauge"))
         tasks.append(asyncio.create_task(probe_store(store), name="store_probe"))  # vanthu_store_* (R-13)
         # Every service seals its own audit log into the hash chain, after commit.
         chainer = AuditChainer(store)
@@ -176,7 +186,7 @@ def create_app(definition: ServiceDefinition, settings: Settings | None = None) 
     app = FastAPI(title=definition.title or f"vanthu {definition.name}", lifespan=lifespan)
     SERVICE_INFO.labels(service=definition.name, version=_version()).set(1)
     app.add_middleware(_AuditOrigin)
-    rules = {**BLOB_RULE, **definition.access}
+    rules = {**BLOB_RULE, **(ops_api.OPS_RULES if definition.operator_api else {}), **definition.access}
     guard = definition.guard or (lambda rules, settings: authorizer(rules, settings.auth_keys_dir))
     authorize = Depends(guard(rules, settings))
 
@@ -211,9 +221,10 @@ def create_app(definition: ServiceDefinition, settings: Settings | None = None) 
             raise HTTPException(500, str(exc))
         return Response(data, media_type="application/octet-stream")
 
-    for router in definition.routers:
+    routers = [*([ops_api.router_for(definition)] if definition.operator_api else []), *definition.routers]
+    for router in routers:
         app.include_router(router, dependencies=[authorize])
-    included = [route for router in definition.routers for route in router.routes]
+    included = [route for router in routers for route in router.routes]
     if missing := missing_rules([*app.routes, *included], rules):
         raise RuntimeError(f"{definition.name}: routes without an access rule (domain/access.py): {missing}")
     return app

@@ -26,6 +26,7 @@ from shared.bus.topology import (
     DEAD_EXCHANGE,
     DELAY_EXCHANGE,
     FAILURE_REASON_HEADER,
+    ORIGINAL_ROUTING_KEY_HEADER,
     RETRY_COUNT_HEADER,
     RETRY_QUEUE_HEADER,
     QueueSpec,
@@ -175,6 +176,7 @@ class QueueConsumer:
     async def _retry_later(self, queue_name: str, incoming: AbstractIncomingMessage, reason: str, retry_count: int) -> None:
         delay = delay_for_attempt(retry_count)
         headers = dict(incoming.headers or {})
+        headers.setdefault(ORIGINAL_ROUTING_KEY_HEADER, incoming.routing_key or "")  # a detour renames it
         headers.update({RETRY_QUEUE_HEADER: queue_name, RETRY_COUNT_HEADER: retry_count, "x-last-error": reason[:1000]})
         if await self._republish(incoming, exchange=DELAY_EXCHANGE, routing_key=delay_queue_name(delay), headers=headers):
             CONSUMED.labels(queue=self.spec.name, outcome="retry").inc()
@@ -184,6 +186,7 @@ class QueueConsumer:
     async def _dead_letter(self, queue_name: str, incoming: AbstractIncomingMessage, reason: str, retries: int) -> None:
         headers = dict(incoming.headers or {})
         headers.pop(RETRY_QUEUE_HEADER, None)  # never route a dead letter back by accident
+        headers.setdefault(ORIGINAL_ROUTING_KEY_HEADER, incoming.routing_key or "")  # shown to the operator
         headers.update(
             {
                 FAILURE_REASON_HEADER: reason[:2000],

@@ -15,6 +15,7 @@ import datetime as dt
 from pymongo import ASCENDING, DESCENDING
 
 from shared.bus.publisher import ConfirmedPublisher, PublishFailed
+from shared.bus.topology import EVENTS_EXCHANGE
 from shared.clock import utcnow
 from shared.db import OUTBOX, Store
 from shared.logging import get_logger
@@ -93,13 +94,18 @@ class OutboxRelay:
             return 0
 
         async def send(row: dict) -> str:
+            body = row["body"]
+            # A replayed dead letter (shared/bus/dead_letters.py) names its exchange, headers and
+            # the original message id; its body may be bytes.
             await self._publisher.publish(
-                row["body"].encode(),
+                body.encode() if isinstance(body, str) else bytes(body),
                 routing_key=row["routing_key"],
-                message_id=row["_id"],
+                message_id=row.get("message_id") or row["_id"],
                 message_type=row["message_type"],
                 correlation_id=row.get("correlation_id"),
                 timestamp=row["created_at"],
+                exchange=row.get("exchange") or EVENTS_EXCHANGE,
+                headers=row.get("headers"),
             )
             return row["_id"]
 

@@ -39,6 +39,7 @@ DELAY_TIERS: tuple[int, ...] = (1, 5, 30, 120, 600)
 RETRY_QUEUE_HEADER = "vanthu-retry-queue"
 RETRY_COUNT_HEADER = "x-retry-count"
 FAILURE_REASON_HEADER = "x-failure-reason"
+ORIGINAL_ROUTING_KEY_HEADER = "x-original-routing-key"  # kept through retries and dead-lettering
 
 
 @dataclass(frozen=True)

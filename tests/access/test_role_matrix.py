@@ -59,10 +59,16 @@ OFFICER_FIGURES = LEADERS | {OFFICER}
 # the archive's part by the archivist; the operator reports on the system instead (R-13).
 YEAR_REPORT = {CLERK, CHAIRMAN, VICE, ARCHIVIST}
 BLOBS = {("GET", "/blobs/{sha256}"): {SERVICE}}  # files by hash travel between services only (R-4.1)
+# The operator's console on every service (R-13): status, dead letters, replay and discard.
+OPS = {("GET", "/ops/status"): {OPERATOR}, ("GET", "/ops/dead-letters"): {OPERATOR},
+       ("GET", "/ops/dead-letters/{dead_letter_id}"): {OPERATOR},
+       ("POST", "/ops/dead-letters/{dead_letter_id}/replay"): {OPERATOR},
+       ("POST", "/ops/dead-letters/{dead_letter_id}/discard"): {OPERATOR}}
 
 EXPECTED: dict[str, dict[tuple[str, str], set[str]]] = {
     "gateway": {
         **BLOBS,
+        **OPS,
         # the exchange with the axis: the clerk's (R-5.3); the link itself is the operator's (R-13)
         ("GET", "/packages"): {CLERK, OPERATOR, SERVICE},
         ("GET", "/packages/{package_id}"): {CLERK, OPERATOR, SERVICE},
@@ -72,6 +78,7 @@ EXPECTED: dict[str, dict[tuple[str, str], set[str]]] = {
     },
     "intake": {
         **BLOBS,
+        **OPS,
         ("GET", "/documents"): DOCUMENT_READERS | {SERVICE},
         ("GET", "/documents/{key}"): DOCUMENT_READERS | {SERVICE},
         ("GET", "/documents/{key}/audit"): DOCUMENT_READERS | {SERVICE},  # the document's page in the portal
@@ -94,6 +101,7 @@ EXPECTED: dict[str, dict[tuple[str, str], set[str]]] = {
     },
     "dispatch": {
         **BLOBS,
+        **OPS,
         ("POST", "/outgoing"): {CLERK},  # R-5.3, R-7.2: the clerk issues
         ("GET", "/outgoing"): DOCUMENT_READERS | {SERVICE},
         ("GET", "/outgoing/{key}"): DOCUMENT_READERS | {SERVICE},
@@ -123,6 +131,7 @@ EXPECTED: dict[str, dict[tuple[str, str], set[str]]] = {
     },
     "signing": {
         **BLOBS,
+        **OPS,
         # the keys' certificates and every use of a key: the holders, leaders, and the operator
         # for security (R-8.2, R-13)
         ("GET", "/keys"): {CLERK, OPERATOR, SERVICE} | LEADERS,
@@ -134,6 +143,7 @@ EXPECTED: dict[str, dict[tuple[str, str], set[str]]] = {
     },
     "archive": {
         **BLOBS,
+        **OPS,
         ("GET", "/records"): DOCUMENT_READERS | {SERVICE},
         ("GET", "/records/{rid}"): DOCUMENT_READERS | {SERVICE},
         ("GET", "/records/{rid}/files/{sha256}"): DOCUMENT_READERS | {SERVICE},

@@ -54,6 +54,7 @@ definition = ServiceDefinition(
     title="vanthu portal — the staff web application",
     access=access,
     guard=web.portal_guard,
+    operator_api=False,  # its own status is read in process by the console (operator_pages.py)
     routers=[auth_pages.router, *pages.routers, *(m.router for m in _modules)],
     on_startup=[startup],
     on_shutdown=[shutdown],
