@@ -164,7 +164,9 @@ def create_backup(dest: Path, *, mongodb_url: str, prefix: str, services: tuple[
         raise BackupError(f"{dest} already exists; a backup never overwrites one")
     started = time.monotonic()
     created_at = dt.datetime.now(dt.timezone.utc)
+    dest.parent.mkdir(parents=True, exist_ok=True)
     client = _client(mongodb_url)
+    partial = dest.with_name(dest.name + ".partial")
     work = Path(tempfile.mkdtemp(prefix=".vanthu-backup-", dir=dest.parent)) if _is_tar(dest) else dest
     try:
         server = client.admin.command("buildInfo").get("version")
@@ -183,7 +185,6 @@ def create_backup(dest: Path, *, mongodb_url: str, prefix: str, services: tuple[
         raw = bm.dumps(manifest)
         (work / bm.MANIFEST_NAME).write_bytes(raw)
         if _is_tar(dest):
-            partial = dest.with_name(dest.name + ".partial")
             with tarfile.open(partial, "w:gz" if not dest.name.endswith(".tar") else "w") as tar:
                 tar.add(work / bm.MANIFEST_NAME, arcname=bm.MANIFEST_NAME)  # first: readable without the rest
                 for rel in sorted(files):
@@ -195,6 +196,7 @@ def create_backup(dest: Path, *, mongodb_url: str, prefix: str, services: tuple[
         client.close()
         if work != dest:
             shutil.rmtree(work, ignore_errors=True)
+            partial.unlink(missing_ok=True)
     return Created(dest, manifest, hashlib.sha256(raw).hexdigest(), time.monotonic() - started)
 
 
