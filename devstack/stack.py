@@ -47,6 +47,11 @@ class StackOptions:
     extra_env: dict[str, str] | None = None
     # Processes per service (competing consumers, R-13 scale-out); the extra ones on free ports.
     replicas: int = 1
+    # Another commune's system on a running axis (tests/resilience): its URL instead of our own
+    # axis, the agencies file our axis starts with, and more CA files to trust (the peer's PKI).
+    axis_url: str | None = None
+    agencies_file: Path = AGENCIES_FILE
+    extra_trust_roots: list[Path] | None = None
 
     @classmethod
     def isolated(cls, var_dir: Path, **kwargs) -> "StackOptions":
@@ -107,7 +112,7 @@ def _start(stack: Stack, options: StackOptions, ports: dict[str, int]) -> None:
             "VAR_DIR": str(var_dir),
             "TOKEN_CONFIG_DIR": str(token_dir),
             "SOFTHSM2_CONF": str(token_dir / "softhsm2.conf"),
-            "AXIS_URL": f"http://127.0.0.1:{options.axis_port}",
+            "AXIS_URL": options.axis_url or f"http://127.0.0.1:{options.axis_port}",
             "AXIS_POLL_INTERVAL_SECONDS": str(options.axis_poll_interval),
         }
     )
@@ -134,18 +139,20 @@ def _start(stack: Stack, options: StackOptions, ports: dict[str, int]) -> None:
         env["TSA_URL"] = f"http://127.0.0.1:{options.tsa_port}/"
         tsa_ca = str(tsa_dir / "ca.crt.pem")  # timestamps must chain to a root too
         peer_roots.append(tsa_ca)
-    if options.with_axis:
+    if options.with_axis and not options.axis_url:
         axis = stack.add(
             "axis",
             [python(), "-m", "localaxis", "--host", "127.0.0.1", "--port", str(options.axis_port),
-             "--data-dir", str(axis_dir), "--agencies", str(AGENCIES_FILE)],
+             "--data-dir", str(axis_dir), "--agencies", str(options.agencies_file)],
             ready_url=f"http://127.0.0.1:{options.axis_port}/healthz",
-            extra_env={"LOCALAXIS_PEER_TRUST_ROOTS": os.pathsep.join(peer_roots)},
+            extra_env={"LOCALAXIS_PEER_TRUST_ROOTS": os.pathsep.join([*peer_roots, *map(str, options.extra_trust_roots or [])])},
         ).start()
         axis.wait_ready(90)
     # Trust roots the operator manages (R-6.1): the peers' CAs (published by the axis for the
     # simulated agencies), our own CA (our documents coming back, e.g. replies quoting them), the TSA's.
-    env["TRUST_ROOTS"] = json.dumps([str(axis_dir / "pki" / "trust-roots.pem"), str(own_ca), *filter(None, [tsa_ca])])
+    axis_roots = [] if options.axis_url else [str(axis_dir / "pki" / "trust-roots.pem")]  # a peer's axis: in extra_trust_roots
+    env["TRUST_ROOTS"] = json.dumps([*axis_roots, str(own_ca), *filter(None, [tsa_ca]),
+                                     *map(str, options.extra_trust_roots or [])])
 
     for name in SERVICES:
         add_service(stack, name, ports[name]).start()
