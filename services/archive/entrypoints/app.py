@@ -12,6 +12,7 @@ from services.archive.entrypoints import dossiers_api, integrity_api, package_ap
 from services.archive.entrypoints import reports_api, search_api
 from services.archive.handlers.disposal import disposal_schedule
 from services.archive.handlers.fixity import fixity_schedule
+from services.archive.handlers.fixity_health import fixity_facts
 from services.archive.handlers.preservation import preservation_schedule
 from services.archive.handlers.store_records import (
     on_incoming_recalled,
@@ -24,6 +25,7 @@ from shared.contracts.messages import (
     IncomingDocumentRegistered,
     OutgoingDocumentIssued,
 )
+from shared.metrics import refreshed_every
 from shared.service import ServiceContext, ServiceDefinition, ctx_of, serve
 from services.archive.domain.access import ACCESS
 
@@ -85,7 +87,9 @@ definition = ServiceDefinition(
     handlers={IncomingDocumentRegistered: on_incoming_registered, OutgoingDocumentIssued: on_outgoing_issued,
               IncomingDocumentRecalled: on_incoming_recalled},
     routers=[router, dossiers_api.router, integrity_api.router, package_api.router, search_api.router, reports_api.router],
-    background=[disposal_schedule, fixity_schedule, preservation_schedule, search_api.follow_records],
+    background=[disposal_schedule, fixity_schedule, preservation_schedule, search_api.follow_records,
+                refreshed_every(fixity_facts)],
+    status=[fixity_facts],
     on_startup=[startup, integrity_api.ensure_indexes],
 )
 

@@ -24,6 +24,7 @@ from services.dispatch.handlers.recall import (
     cancel_outgoing,
     recall_outgoing,
 )
+from services.dispatch.handlers.issuing_health import issuing_facts, late_issuing
 from services.dispatch.handlers.redelivery import redelivery_loop
 from services.dispatch.handlers.replies import on_incoming_registered
 from services.dispatch.handlers.signatures import (
@@ -40,6 +41,7 @@ from shared.contracts.messages import (
     StatusReceived,
 )
 from shared.audit_chain import entries_about
+from shared.metrics import refreshed_every
 from shared.service import ServiceContext, ServiceDefinition, ctx_of, serve
 from services.dispatch.domain.access import ACCESS
 from shared.auth import acting_user
@@ -225,18 +227,8 @@ async def unacknowledged(request: Request) -> list[dict]:
 @router.get("/issuing/late")
 async def late_issuing(request: Request) -> dict:
     """R-4.2a: documents signed but not issued by the next working morning, and those issued late."""
-    now = utcnow()
-    rows = await ctx_of(request).store.db[repo.OUTGOING].find(
-        {"issue_due_at": {"$exists": True}},
-        projection={"code": 1, "subject": 1, "state": 1, "issue_due_at": 1, "issued_at": 1, "urgency": 1},
-        sort=[("issue_due_at", 1)],
-    ).to_list()
-    flagged = {"overdue": [], "late": []}
-    for row in rows:
-        standing = issue_standing(row, now)
-        if standing in flagged:
-            flagged[standing].append({**_public(row), "issue_standing": standing})
-    return flagged
+    flagged = await late_issuing(ctx_of(request).store.db, utcnow())
+    return {standing: [_public(row) for row in rows] for standing, rows in flagged.items()}
 
 
 @router.get("/register/{year}")
@@ -267,7 +259,8 @@ definition = ServiceDefinition(
     },
     routers=[router, register_api.router, drafts_api.router, reports_api.router],
     on_startup=[startup],
-    background=[redelivery_loop],
+    background=[redelivery_loop, refreshed_every(issuing_facts)],
+    status=[issuing_facts],
 )
 
 

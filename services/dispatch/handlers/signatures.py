@@ -12,6 +12,7 @@ from services.dispatch.domain import numbering
 from services.dispatch.domain.outgoing import OutgoingState, issue_deadline
 from services.dispatch.domain.packages import build_envelope, document_id
 from services.dispatch.domain.paper import paper_entry, paper_reasons
+from services.dispatch.handlers.issuing_health import count_issued
 from shared.blobs import BlobNotFound, BlobUnavailable
 from shared.bus.consumer import Delivery, Retry
 from shared.clock import utcnow, vn_date
@@ -255,6 +256,7 @@ async def _issue(ctx: ServiceContext, record: dict, signed: BlobRef, signature: 
                            "agency_signer": agency_signer})
 
     await ctx.store.transaction(work)
+    count_issued(record)
     log.info("outgoing document issued", document_key=key, code=record["code"])
 
 

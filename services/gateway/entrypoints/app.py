@@ -8,10 +8,12 @@ from fastapi import APIRouter, HTTPException, Request
 
 from services.gateway.adapters import repository as repo
 from services.gateway.adapters.vxp_axis import VxpAxisClient
+from services.gateway.handlers.link_state import axis_facts, record_poll
 from services.gateway.handlers.receive import poll_once
 from services.gateway.handlers.send import accept_send_request, release_stuck_sends, send_due
 from shared.contracts.messages import SendRequested
 from shared.logging import get_logger
+from shared.metrics import refreshed_every
 from shared.service import ServiceContext, ServiceDefinition, ctx_of, serve
 from services.gateway.domain.access import ACCESS
 
@@ -82,8 +84,9 @@ async def axis_poller(ctx: ServiceContext) -> None:
     while True:
         try:
             await poll_once(ctx, ctx.extras["axis"])
-        except Exception:
+        except Exception as exc:
             log.exception("poll failed")
+            record_poll(ctx, outcome="error", error=f"{type(exc).__name__}: {exc}")
         await _wait(ctx.extras["poll_wakeup"], ctx.settings.axis_poll_interval_seconds)
 
 
@@ -109,7 +112,8 @@ definition = ServiceDefinition(
     access=ACCESS,
     handlers={SendRequested: accept_send_request},
     routers=[router],
-    background=[axis_poller, axis_sender],
+    background=[axis_poller, axis_sender, refreshed_every(axis_facts)],
+    status=[axis_facts],
     on_startup=[startup],
     on_shutdown=[shutdown],
 )

@@ -19,6 +19,7 @@ from shared.contracts.messages import DocumentRef, PackageReceived, StatusReceiv
 from shared.edxml import EdxmlError, parse_edoc, parse_status, peek_header
 from shared.logging import bind_correlation_id, get_logger, new_correlation_id
 from prometheus_client import Counter
+from services.gateway.handlers.link_state import record_poll
 from shared.service import ServiceContext
 
 log = get_logger(__name__)
@@ -32,6 +33,8 @@ async def poll_once(ctx: ServiceContext, axis: AxisClient, *, concurrency: int =
     """One pass over the axis: edoc packages, then status packages. Returns how many items
     were handled (new or duplicate)."""
     handled = 0
+    not_taken = 0
+    unavailable: str | None = None
     limit = asyncio.Semaphore(concurrency)
 
     async def one(item: ReceivedItem) -> None:
@@ -43,13 +46,20 @@ async def poll_once(ctx: ServiceContext, axis: AxisClient, *, concurrency: int =
             items = await axis.list_received(kind)
         except AxisUnavailable as exc:
             log.warning("axis unavailable while listing", kind=kind, error=str(exc))
+            unavailable = unavailable or f"{kind}: {exc}"
             continue
         results = await asyncio.gather(*(one(item) for item in items), return_exceptions=True)
         for item, result in zip(items, results):
             if isinstance(result, BaseException):
                 log.error("package not taken, the axis will offer it again", axis_doc_id=item.doc_id, error=repr(result))
+                not_taken += 1
             else:
                 handled += 1
+    if unavailable:
+        record_poll(ctx, outcome="unavailable", error=unavailable)
+    else:
+        record_poll(ctx, outcome="partial" if not_taken else "ok",
+                    error=f"{not_taken} package(s) not taken" if not_taken else None)
     return handled
 
 

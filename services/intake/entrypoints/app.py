@@ -7,6 +7,7 @@ from fastapi import APIRouter, HTTPException, Request
 from services.intake.adapters import repository as repo
 from services.intake.entrypoints import digitise_api, handling_api, register_api, reports_api
 from services.intake.handlers import digitise
+from services.intake.handlers.health import handling_facts
 from services.intake.handlers.followups import on_recall_notice, on_record_archived, on_send_state_changed
 from services.intake.handlers.receive import on_package_received
 from shared.contracts.messages import (
@@ -18,6 +19,7 @@ from shared.contracts.messages import (
     StatusReceived,
 )
 from shared.audit_chain import entries_about
+from shared.metrics import refreshed_every
 from shared.service import ServiceContext, ServiceDefinition, ctx_of, serve
 from services.intake.domain.access import ACCESS
 
@@ -88,6 +90,8 @@ definition = ServiceDefinition(
     },
     routers=[router, register_api.router, handling_api.router, digitise_api.router, reports_api.router],
     on_startup=[startup],
+    background=[refreshed_every(handling_facts)],
+    status=[handling_facts],
 )
 
 

@@ -21,6 +21,7 @@ from services.intake.domain import digitisation as rules
 from services.intake.domain import handling
 from services.intake.domain.documents import DocumentState, register_counter, register_year, same_document_key
 from services.intake.domain.verification import POLICY_VERSION, Check, Outcome, VerificationReport, signature_checks
+from services.intake.handlers.health import REGISTERED
 from services.intake.handlers.receive import _register_lock
 from shared.blobs import BlobNotFound, BlobUnavailable
 from shared.bus.consumer import Delivery, Retry
@@ -217,6 +218,7 @@ async def _register(ctx: ServiceContext, record: dict, signed, report: Verificat
             return number
 
         number = await ctx.store.transaction(work)
+    REGISTERED.labels(source="paper").inc()
     log.info("digitised document registered", document_key=key, number=number)
 
 

@@ -24,6 +24,7 @@ from services.intake.domain import handling, statuses
 from services.intake.domain.documents import FINAL_STATES, DocumentState, register_counter, register_year, same_document_key
 from services.intake.domain.metadata import metadata_of
 from services.intake.domain.verification import Outcome, VerificationReport
+from services.intake.handlers.health import REGISTERED, count_refused
 from services.intake.handlers.replies import status_entry, status_request
 from services.intake.handlers.urgency import urgent_first
 from services.intake.handlers.verify import verify_package
@@ -221,6 +222,7 @@ async def _register(ctx: ServiceContext, record: dict, package: EdocPackage, rep
 
         year, number = await ctx.store.transaction(work)
     OUTCOMES.labels(outcome="registered").inc()
+    REGISTERED.labels(source="axis").inc()
     log.info("incoming document registered", document_key=key, year=year, number=number)
 
 
@@ -240,6 +242,7 @@ async def _refuse(ctx: ServiceContext, record: dict, report: VerificationReport)
 
     await ctx.store.transaction(work)
     OUTCOMES.labels(outcome="refused").inc()
+    count_refused(report)
     log.warning("incoming document refused", document_key=key, reason=reason)
 
 

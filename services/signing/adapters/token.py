@@ -19,6 +19,7 @@ production) and never leave it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import logging
 import threading
@@ -379,6 +380,25 @@ class TokenKeyRing:
                 raise TokenError(f"token {self.token_label!r} refused the PIN ({type(exc).__name__})") from None
             log.info("logged in to token %s", self.token_label)
         return session
+
+    def check(self) -> list[str]:
+        """Blocking (run it in a thread): reaches the token through PKCS#11 as signing would — a
+        session, logged in again if a reset lost the login — and finds each open key's private
+        key. Returns the labels found; raises TokenError when the token does not answer."""
+        with self.lock:
+            try:
+                session = self._open_key_session()
+            except p11e.PKCS11Error as exc:
+                raise TokenError(f"token {self.token_label!r}: {type(exc).__name__} {exc}") from exc
+            try:
+                found = [label for label in self._keys if list(session.get_objects(
+                    {Attribute.CLASS: ObjectClass.PRIVATE_KEY, Attribute.LABEL: label}))]
+            except p11e.PKCS11Error as exc:
+                raise TokenError(f"token {self.token_label!r}: {type(exc).__name__} {exc}") from exc
+            finally:
+                with contextlib.suppress(p11e.PKCS11Error):
+                    session.close()  # a public session: closing it logs nobody out
+        return found
 
     def _close_anchor(self) -> None:
         anchor, self._anchor = self._anchor, None

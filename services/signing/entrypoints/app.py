@@ -10,8 +10,10 @@ from services.signing.adapters.inspection import TrustSettings
 from services.signing.adapters.token import TokenKeyRing
 from services.signing.entrypoints import delegations_api, reports_api
 from services.signing.handlers.sign import on_signature_requested
+from services.signing.handlers.token_health import token_facts
 from shared.contracts.messages import SignatureRequested
 from shared.logging import get_logger
+from shared.metrics import refreshed_every
 from shared.service import ServiceContext, ServiceDefinition, ctx_of, serve
 from services.signing.domain.access import ACCESS
 
@@ -83,7 +85,12 @@ definition = ServiceDefinition(
     on_startup=[startup],
     on_shutdown=[shutdown],
     readiness=[token_ready],
+    status=[token_facts],
 )
+
+
+# The token check and the certificates' days left refresh their gauges on a schedule (R-13).
+definition.background.append(refreshed_every(token_facts))
 
 
 def main() -> None:

@@ -34,7 +34,7 @@ from shared.service import ServiceContext
 from shared.staff import load_staff
 
 log = get_logger(__name__)
-SIGNATURES = Counter("vanthu_signing_signatures_total", "Signature requests", ["key", "role", "outcome"])
+SIGNATURES = Counter("vanthu_signing_signatures_total", "Signature requests", ["key", "role", "level", "outcome"])
 SIGN_SECONDS = Histogram("vanthu_signing_seconds", "Time to sign one document on the token", ["key"])
 
 
@@ -116,7 +116,7 @@ async def on_signature_requested(message: SignatureRequested, delivery: Delivery
                            "input_sha256": message.pdf.sha256, "output_sha256": blob.sha256})
 
     await ctx.store.transaction(work)
-    SIGNATURES.labels(key=message.key_label, role=message.role, outcome="signed").inc()
+    SIGNATURES.labels(key=message.key_label, role=message.role, level=level, outcome="signed").inc()
     log.info("signature applied", document_key=message.document_key, role=message.role, key=message.key_label)
 
 
@@ -135,5 +135,5 @@ async def _refuse(ctx: ServiceContext, message: SignatureRequested, reason: str,
                   details={"key_label": message.key_label, "role": message.role, "reason": reason})
 
     await ctx.store.transaction(work)
-    SIGNATURES.labels(key=message.key_label, role=message.role, outcome="refused").inc()
+    SIGNATURES.labels(key=message.key_label, role=message.role, level="none", outcome="refused").inc()
     log.warning("signature refused", document_key=message.document_key, role=message.role, reason=reason)
