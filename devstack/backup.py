@@ -191,7 +191,9 @@ def create_backup(dest: Path, *, mongodb_url: str, prefix: str, services: tuple[
                     tar.add(work / rel, arcname=rel)
             partial.rename(dest)
     except PyMongoError as exc:
-        raise BackupError(f"the store at {mongodb_url} could not be read: {exc}") from exc
+        hint = (" — if the snapshot transaction outlived the store's limit (MongoDB: transactionLifetimeLimitSeconds), "
+                "stop the services and use --no-snapshot") if snapshot else ""
+        raise BackupError(f"the store at {mongodb_url} could not be read: {exc}{hint}") from exc
     finally:
         client.close()
         if work != dest:
