@@ -22,6 +22,7 @@ import datetime as dt
 import hashlib
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,9 +99,15 @@ class AuditChainer:
         batch_size: int = 500,
         interval_seconds: float = 1.0,
         max_backoff_seconds: float = 30.0,
+        collection: str = AUDIT,
+        head_collection: str = AUDIT_HEAD,
+        head_id: str = HEAD_ID,
     ) -> None:
+        # The collections are parameters so another append-only log (the gateway's evidence
+        # log) is chained by this same code.
         self._store = store
         self._db: AsyncDatabase = store.db
+        self._collection, self._head_collection, self._head_id = collection, head_collection, head_id
         self._batch_size = batch_size
         self._interval = interval_seconds
         self._max_backoff = max_backoff_seconds
@@ -117,8 +124,8 @@ class AuditChainer:
         if self._head_ready:
             return
         try:
-            await self._db[AUDIT_HEAD].update_one(
-                {"_id": HEAD_ID}, {"$setOnInsert": {"seq": 0, "hash": GENESIS}}, upsert=True
+            await self._db[self._head_collection].update_one(
+                {"_id": self._head_id}, {"$setOnInsert": {"seq": 0, "hash": GENESIS}}, upsert=True
             )
         except DuplicateKeyError:
             pass  # another replica created it at the same moment
@@ -155,12 +162,12 @@ class AuditChainer:
         return total
 
     async def _seal_batch(self, session: AsyncClientSession) -> int:
-        head = await self._db[AUDIT_HEAD].find_one({"_id": HEAD_ID}, session=session)
+        head = await self._db[self._head_collection].find_one({"_id": self._head_id}, session=session)
         if head is None:
             self._head_ready = False
             raise ChainBroken("chain head missing")
         cursor = (
-            self._db[AUDIT]
+            self._db[self._collection]
             .find(UNSEALED, session=session)
             .sort([("at", ASCENDING), ("_id", ASCENDING)])
             .limit(self._batch_size)
@@ -182,12 +189,12 @@ class AuditChainer:
                 )
             )
         # Compare-and-set: only the chainer that read this head may move it.
-        moved = await self._db[AUDIT_HEAD].update_one(
-            {"_id": HEAD_ID, "seq": head_seq}, {"$set": {"seq": seq, "hash": prev_hash}}, session=session
+        moved = await self._db[self._head_collection].update_one(
+            {"_id": self._head_id, "seq": head_seq}, {"$set": {"seq": seq, "hash": prev_hash}}, session=session
         )
         if moved.matched_count != 1:
             raise ChainBroken(f"chain head moved from seq {head_seq}")
-        result = await self._db[AUDIT].bulk_write(updates, ordered=True, session=session)
+        result = await self._db[self._collection].bulk_write(updates, ordered=True, session=session)
         if result.matched_count != len(updates):
             raise ChainBroken("an entry was sealed by another chainer")
         return len(updates)
@@ -239,8 +246,12 @@ class ChainReport:
         return f"BROKEN at {where}{entry}: {self.reason}"
 
 
-async def verify_chain(db: AsyncDatabase, *, batch_size: int = 1000) -> ChainReport:
-    """Recompute every hash and link in seq order (streamed); report the first broken link."""
+async def verify_chain(
+    db: AsyncDatabase, *, batch_size: int = 1000, collection: str = AUDIT, head_collection: str = AUDIT_HEAD,
+    head_id: str = HEAD_ID, on_entry: Callable[[dict[str, Any]], None] | None = None,
+) -> ChainReport:
+    """Recompute every hash and link in seq order (streamed); report the first broken link.
+    `on_entry` sees every sealed entry in seq order (the evidence log checks its raw bytes)."""
     report = ChainReport()
 
     def broken(problem: str, seq: int | None, entry_id: Any, reason: str) -> None:
@@ -249,9 +260,11 @@ async def verify_chain(db: AsyncDatabase, *, batch_size: int = 1000) -> ChainRep
             report.broken_entry_id = None if entry_id is None else str(entry_id)
 
     expected, prev_hash = 1, GENESIS
-    cursor = db[AUDIT].find(SEALED).sort("seq", ASCENDING).batch_size(batch_size)
+    cursor = db[collection].find(SEALED).sort("seq", ASCENDING).batch_size(batch_size)
     async for entry in cursor:
         report.sealed += 1
+        if on_entry is not None:
+            on_entry(entry)
         if not report.ok:
             continue  # keep counting; the first break is what matters
         seq = entry.get("seq")
@@ -277,9 +290,9 @@ async def verify_chain(db: AsyncDatabase, *, batch_size: int = 1000) -> ChainRep
             continue
         prev_hash = entry["hash"]
         expected += 1
-    report.unsealed = await db[AUDIT].count_documents(UNSEALED)
+    report.unsealed = await db[collection].count_documents(UNSEALED)
 
-    head = await db[AUDIT_HEAD].find_one({"_id": HEAD_ID})
+    head = await db[head_collection].find_one({"_id": head_id})
     last_seq = expected - 1
     if head is None:
         if report.sealed:
