@@ -7,6 +7,7 @@
   vanthu show SERVICE PATH  GET a service's API as a member of staff (default: the clerk)
   vanthu token              a short-lived token for a member of staff, for curl
   vanthu audit verify       check every service's audit hash chain (R-4.1)
+  vanthu evidence verify    check the gateway's evidence log of the axis exchange (seals, raw bytes)
   vanthu backup create|verify|restore   the store to a directory or .tar(.gz) and back (R-13)
 
 Service APIs take only signed tokens (R-15.5); these commands mint them, as the portal would,
@@ -28,6 +29,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from devstack.backup import backup_app
+from devstack.evidence_cli import app as evidence_app
 from devstack.processes import DEFAULT_PORTS, SERVICES
 from devstack.stack import DEFAULT_AXIS_PORT, StackOptions, start_stack
 from shared.config import REPO_ROOT
@@ -36,6 +38,7 @@ app = typer.Typer(help="vanthu — the commune's electronic-document system, on 
 console = Console()
 audit_app = typer.Typer(help="the audit log's hash chain (R-4.1)", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
+app.add_typer(evidence_app, name="evidence")
 app.add_typer(backup_app, name="backup")
 
 PROVINCE_OFFICE = "000.01.00.H56"

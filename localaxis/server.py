@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import os
 import uuid
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from localaxis.simulator import FAULTS, Simulator, pause_between_statuses
 from localaxis.store import AxisStore
 from shared.clock import VN_TZ, utcnow
 from shared.edxml import (
+    Attachment,
     BusinessDocType,
     EdxmlError,
     Organization,
@@ -71,6 +73,8 @@ class SimSend(BaseModel):
     business_doc_reason: str = ""
     # A reply: the document of the receiver this one answers (ResponseFor, §1.2 row 14).
     reply_to_document_id: str | None = None
+    # An extra attachment of this many bytes (a PDF header, then random bytes): an oversized package.
+    attachment_bytes: int = Field(0, ge=0, le=256 * 1024 * 1024)
 
 
 class SimRecall(BaseModel):
@@ -352,9 +356,24 @@ def create_app(data_dir: Path, agencies: Agencies, base_url: str) -> FastAPI:
                 package = package.model_copy(update={"response_for": [ResponseFor(
                     organ_id=organ, code=code, promulgation_date=issued_on, document_id=body.reply_to_document_id)]})
                 data = build_edoc(package)
+            if body.attachment_bytes:
+                filler = b"%PDF-1.7\n" + os.urandom(max(body.attachment_bytes - 9, 0))
+                package = package.model_copy(update={"attachments": [*package.attachments, Attachment(
+                    content_id=f"cid:{uuid.uuid4()}", attachment_name="phu-luc.pdf", description="Phụ lục",
+                    content_type="application/pdf", content=filler)]})
+                data = await run_in_threadpool(build_edoc, package)
             axis_doc_id = deliver(agency.code, body.to, "edoc", data, uuid.uuid4().hex, package.subject, package.code.full)
             documents.append({"document_id": package.document_id, "axis_doc_id": axis_doc_id, "code": package.code.full})
         return {"documents": documents}
+
+    @app.post("/_sim/agencies/{code}/send-raw")
+    async def sim_send_raw(code: str, request: Request, to: str = "000.24.26.H56"):
+        """These bytes delivered as they are, without the axis's own edXML check (what a lenient
+        or compromised axis passes on): the hostile-input tests reach the commune's own parser."""
+        agency = simulated(code)
+        if agencies.by_code(to) is None:
+            raise HTTPException(422, f"unknown recipient {to}")
+        return {"axis_doc_id": deliver(agency.code, to, "edoc", await request.body(), uuid.uuid4().hex)}
 
     @app.post("/_sim/agencies/{code}/recall")
     async def sim_recall(code: str, body: SimRecall):

@@ -74,6 +74,13 @@ class Settings(BaseSettings):
     redelivery_after_seconds: float = 7200.0
     redelivery_max: int = 3
     redelivery_check_seconds: float = 60.0
+    # Largest package taken from or given to the axis (raw edXML, attachments base64 inside):
+    # a bigger one is refused unread, its sender told why (issue 7; the gateway, dispatch).
+    max_package_bytes: int = 50 * 1024 * 1024
+    # The evidence log of the axis exchange (gateway): a seal (RFC 3161 timestamp over the chain
+    # head) every this many entries, or once the oldest unsealed entry is this old.
+    evidence_seal_entries: int = 100
+    evidence_seal_seconds: float = 5.0
 
     # --- PKCS#11 token (SoftHSM2 here; a USB token or HSM is a configuration change) ----
     token_module: str = "/usr/lib/softhsm/libsofthsm2.so"
@@ -87,6 +94,8 @@ class Settings(BaseSettings):
     # RFC 3161 time-stamping server for PAdES B-T (TSA_URL); unset: signatures are B-B.
     tsa_url: str | None = None
     tsa_timeout_seconds: float = 10.0
+    # PEM files of the CAs a TSA certificate must chain to (evidence seals); unset: TRUST_ROOTS.
+    tsa_trust_roots: list[Path] = Field(default_factory=list)
     chairman_key_label: str = "chairman"
 
     # --- signature validation -------------------------------------------------------------

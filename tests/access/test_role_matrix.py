@@ -75,6 +75,8 @@ EXPECTED: dict[str, dict[tuple[str, str], set[str]]] = {
         ("GET", "/sends"): {CLERK, OPERATOR, SERVICE},
         ("GET", "/sends/{send_id}"): {CLERK, OPERATOR, SERVICE},
         ("POST", "/poll"): {CLERK, OPERATOR},
+        ("GET", "/evidence"): {OPERATOR},  # the evidence log of the exchange
+        ("GET", "/evidence/verify"): {OPERATOR},
     },
     "intake": {
         **BLOBS,

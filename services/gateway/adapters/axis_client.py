@@ -21,6 +21,15 @@ class AxisRejected(Exception):
         self.code = code
 
 
+class PackageTooLarge(Exception):
+    """The package is bigger than the configured limit: not read past it. `prefix` holds the
+    first bytes (the edXML header: who sent it, which DocumentId) so the sender can be told."""
+
+    def __init__(self, doc_id: str, *, limit: int, size: int | None, prefix: bytes = b"") -> None:
+        super().__init__(f"package {doc_id} is larger than {limit} bytes" + (f" (about {size})" if size else ""))
+        self.doc_id, self.limit, self.size, self.prefix = doc_id, limit, size, prefix
+
+
 @dataclass(frozen=True)
 class ReceivedItem:
     doc_id: str
@@ -53,7 +62,9 @@ class SentItem:
 class AxisClient(Protocol):
     async def list_received(self, kind: MessageKind) -> list[ReceivedItem]: ...
 
-    async def fetch(self, doc_id: str) -> bytes: ...
+    async def fetch(self, doc_id: str, *, max_bytes: int | None = None) -> bytes:
+        """The raw package; raises PackageTooLarge (without reading it all) over `max_bytes`."""
+        ...
 
     async def acknowledge(self, doc_id: str, status: Literal["done", "fail", "processing"]) -> None: ...
 

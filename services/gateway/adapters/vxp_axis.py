@@ -6,11 +6,34 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 
 import httpx
 
-from services.gateway.adapters.axis_client import AxisRejected, AxisUnavailable, ReceivedItem, SendReceipt, SentItem
+from services.gateway.adapters.axis_client import (
+    AxisRejected,
+    AxisUnavailable,
+    PackageTooLarge,
+    ReceivedItem,
+    SendReceipt,
+    SentItem,
+)
+from services.gateway.domain.evidence import HEADER_PREFIX_BYTES, JSON_OVERHEAD, encoded_limit
 from shared.vxp import signed_headers
+
+_DATA = re.compile(rb'"data"\s*:\s*"([A-Za-z0-9+/=]*)')
+
+
+def _data_prefix(body: bytes) -> bytes:
+    """The decodable start of getEdoc's base64 `data` in a cut-off answer."""
+    match = _DATA.search(body)
+    if match is None:
+        return b""
+    text = match.group(1)
+    try:
+        return base64.b64decode(text[: len(text) // 4 * 4])
+    except ValueError:
+        return b""
 
 
 class VxpAxisClient:
@@ -28,6 +51,9 @@ class VxpAxisClient:
             response = await self._http.request(method, f"{self._endpoint}/{operation}", headers=headers, content=body)
         except httpx.HTTPError as exc:
             raise AxisUnavailable(f"{operation}: {type(exc).__name__}: {exc}") from exc
+        return self._payload(operation, response)
+
+    def _payload(self, operation: str, response: httpx.Response) -> dict:
         if response.status_code >= 500 or response.status_code == 429:
             raise AxisUnavailable(f"{operation}: HTTP {response.status_code}")
         try:
@@ -53,12 +79,42 @@ class VxpAxisClient:
             for row in payload.get("data") or []
         ]
 
-    async def fetch(self, doc_id: str) -> bytes:
-        payload = await self._call("getEdoc", {"docId": doc_id, "filePath": "."})
+    async def fetch(self, doc_id: str, *, max_bytes: int | None = None) -> bytes:
+        params = {"docId": doc_id, "filePath": "."}
+        if max_bytes is None:
+            payload = await self._call("getEdoc", params)
+        else:
+            payload = await self._fetch_bounded(doc_id, params, max_bytes)
         try:
             return base64.b64decode(payload["data"], validate=True)
         except (KeyError, TypeError, ValueError) as exc:
             raise AxisRejected(f"getEdoc {doc_id}: no base64 data") from exc
+
+    async def _fetch_bounded(self, doc_id: str, params: dict[str, str], max_bytes: int) -> dict:
+        """getEdoc read as a stream: the axis announces no size before the download, so the
+        answer's Content-Length (when given) or the bytes read so far decide; past the limit
+        only the first bytes (the header) are kept and the connection is dropped."""
+        bound = encoded_limit(max_bytes)
+        headers = signed_headers(params, system_id=self._system_id, secret=self._secret)
+        try:
+            async with self._http.stream("POST", f"{self._endpoint}/getEdoc", headers=headers) as response:
+                declared = int(response.headers.get("content-length") or 0) or None
+                too_large = declared is not None and declared > bound
+                head = encoded_limit(HEADER_PREFIX_BYTES)
+                chunks, read = [], 0
+                async for chunk in response.aiter_bytes():
+                    chunks.append(chunk)
+                    read += len(chunk)
+                    if read > bound or (too_large and read >= head):
+                        too_large = True
+                        break
+                body = b"".join(chunks)
+        except httpx.HTTPError as exc:
+            raise AxisUnavailable(f"getEdoc: {type(exc).__name__}: {exc}") from exc
+        if too_large:
+            size = (declared - JSON_OVERHEAD) * 3 // 4 if declared else None
+            raise PackageTooLarge(doc_id, limit=max_bytes, size=size, prefix=_data_prefix(body))
+        return self._payload("getEdoc", httpx.Response(response.status_code, headers=response.headers, content=body))
 
     async def acknowledge(self, doc_id: str, status: str) -> None:
         await self._call("updateStatus", {"docId": doc_id, "status": status})

@@ -12,4 +12,7 @@ ACCESS = {
     ("GET", "/sends"): WATCHERS,
     ("GET", "/sends/{send_id}"): WATCHERS,
     ("POST", "/poll"): roles(Role.CLERK, Role.OPERATOR),
+    # the evidence log of the exchange and its verification (R-13, issue 7 item 4)
+    ("GET", "/evidence"): roles(Role.OPERATOR),
+    ("GET", "/evidence/verify"): roles(Role.OPERATOR),
 }

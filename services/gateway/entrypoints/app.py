@@ -9,6 +9,9 @@ from fastapi import APIRouter, HTTPException, Request
 from services.gateway.adapters import repository as repo
 from services.gateway.adapters.vxp_axis import VxpAxisClient
 from services.gateway.handlers.link_state import axis_facts, record_poll
+from services.gateway.adapters import evidence_store
+from services.gateway.entrypoints.evidence_api import router as evidence_router
+from services.gateway.handlers.evidence import evidence_chainer, evidence_facts, evidence_sealer
 from services.gateway.handlers.receive import poll_once
 from services.gateway.handlers.send import accept_send_request, release_stuck_sends, send_due
 from shared.contracts.messages import SendRequested
@@ -59,6 +62,7 @@ async def poll_now(request: Request) -> dict:
 
 async def startup(ctx: ServiceContext) -> None:
     await repo.ensure_indexes(ctx.store.db)
+    await evidence_store.ensure_indexes(ctx.store.db)
     settings = ctx.settings
     ctx.extras["axis"] = VxpAxisClient(
         settings.axis_url, settings.axis_system_id, settings.axis_secret.get_secret_value(),
@@ -111,9 +115,9 @@ definition = ServiceDefinition(
     title="vanthu gateway — exchange with the interconnection axis",
     access=ACCESS,
     handlers={SendRequested: accept_send_request},
-    routers=[router],
-    background=[axis_poller, axis_sender, refreshed_every(axis_facts)],
-    status=[axis_facts],
+    routers=[router, evidence_router],
+    background=[axis_poller, axis_sender, refreshed_every(axis_facts), evidence_chainer, evidence_sealer],
+    status=[axis_facts, evidence_facts],
     on_startup=[startup],
     on_shutdown=[shutdown],
 )

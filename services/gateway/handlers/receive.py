@@ -11,7 +11,11 @@ import uuid
 from pymongo.errors import DuplicateKeyError
 
 from services.gateway.adapters import repository as repo
-from services.gateway.adapters.axis_client import AxisClient, AxisRejected, AxisUnavailable, ReceivedItem
+from services.gateway.adapters import evidence_store
+from services.gateway.adapters.axis_client import AxisClient, AxisRejected, AxisUnavailable, PackageTooLarge, ReceivedItem
+from services.gateway.domain import evidence
+from services.gateway.domain.evidence import HEADER_PREFIX_BYTES
+from services.gateway.handlers.oversize import refuse_too_large
 from services.gateway.domain.transport import content_digest, edoc_dedup_key, status_dedup_key, unparsable_dedup_key
 from shared.blobs import sha256_hex
 from shared.clock import utcnow
@@ -67,11 +71,21 @@ async def receive_item(ctx: ServiceContext, axis: AxisClient, item: ReceivedItem
     """Take one axis item. Returns 'new', 'duplicate' or 'invalid'."""
     db = ctx.store.db
     if (known := await repo.find_package_by_axis_id(db, item.doc_id)) is not None:
-        await _acknowledge(axis, item.doc_id, "done")
+        await _acknowledge(axis, item.doc_id, "fail" if known.get("outcome") == "refused" else "done")
         RECEIVED.labels(kind=known["kind"], outcome="duplicate").inc()
         return "duplicate"
 
-    data = await axis.fetch(item.doc_id)
+    limit = ctx.settings.max_package_bytes
+    try:
+        data = await axis.fetch(item.doc_id, max_bytes=limit)
+        if len(data) > limit:  # within the JSON slack of the bounded read
+            raise PackageTooLarge(item.doc_id, limit=limit, size=len(data), prefix=data[:HEADER_PREFIX_BYTES])
+    except PackageTooLarge as exc:
+        outcome = await refuse_too_large(ctx, item, exc)
+        # "fail": taken but not accepted; the axis stops offering it either way.
+        await _acknowledge(axis, item.doc_id, "fail")
+        RECEIVED.labels(kind=item.message_type, outcome=outcome).inc()
+        return outcome
     digest = sha256_hex(data)
     header = peek_header(data)
     kind = header.kind or item.message_type
@@ -122,6 +136,12 @@ async def receive_item(ctx: ServiceContext, axis: AxisClient, item: ReceivedItem
 
     async def work(uow):
         await repo.insert_package(uow, record)
+        await evidence_store.insert(uow, evidence.entry(
+            direction="received", kind=kind, axis_doc_id=item.doc_id, sender=header.sender_organ_id or item.from_code,
+            recipients=[item.to_code or ctx.settings.agency_id],
+            document_id=header.document_id if kind == "edoc" else header.response_for_document_id,
+            status_code=header.status_code, sha256=digest, size=len(data),
+            raw={"bucket": evidence_store.BUCKET, "sha256": blob.sha256}, ref={"package_id": package_id}))
         if message is not None:
             uow.publish(message)
         uow.audit(

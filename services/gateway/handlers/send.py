@@ -13,7 +13,11 @@ import datetime as dt
 
 from prometheus_client import Counter
 
+from services.gateway.adapters import evidence_store
 from services.gateway.adapters import repository as repo
+from services.gateway.domain import evidence
+from services.gateway.domain.evidence import too_large_reason
+from services.gateway.handlers.oversize import OWN_REQUESTER
 from services.gateway.adapters.axis_client import AxisClient, AxisRejected, AxisUnavailable
 from services.gateway.domain.transport import SendState, after_failed_attempt, retry_delay
 from shared.blobs import BlobNotFound, BlobUnavailable
@@ -40,6 +44,9 @@ async def accept_send_request(message: SendRequested, delivery: Delivery, ctx: S
             raise Retry(f"package not fetched from {message.package.service}: {exc}") from exc
     else:
         raise Reject("SendRequested without a package")
+    if len(data) > ctx.settings.max_package_bytes:
+        await _refuse_too_large(message, delivery, ctx, len(data))
+        return
     blob = await ctx.blobs.put(data, media_type="application/xml", name=f"{message.send_id}.edxml")
     now = utcnow()
     send = {
@@ -73,6 +80,33 @@ async def accept_send_request(message: SendRequested, delivery: Delivery, ctx: S
     ctx.extras["send_wakeup"].set()
 
 
+async def _refuse_too_large(message: SendRequested, delivery: Delivery, ctx: ServiceContext, size: int) -> None:
+    """A package over the limit is never offered to the axis: the send is recorded failed at
+    once, with the reason, and the requester told (SendStateChanged)."""
+    reason = too_large_reason(ctx.settings.max_package_bytes)
+    now = utcnow()
+    send = {
+        "_id": message.send_id, "requested_by": message.requested_by, "kind": message.message_kind,
+        "recipients": message.recipients, "document_id": message.document_id, "status_code": message.status_code,
+        "sequence": message.sequence, "package": None, "size": size, "urgent": message.urgent,
+        "state": SendState.FAILED.value, "attempts": 0, "last_error": reason, "next_attempt_at": None,
+        "created_at": now, "updated_at": now, "correlation_id": message.correlation_id,
+        "history": [{"state": SendState.FAILED.value, "at": now, "error": reason}],
+    }
+
+    async def work(uow):
+        await uow.claim("gateway.send-requests", delivery.message_id)
+        await repo.insert_send(uow, send)
+        uow.publish(_state_message(send, now))
+        uow.audit("send.refused", subject_type="send", subject_id=message.send_id, actor=ACTOR,
+                  details={"reason": reason, "size": size, "limit": ctx.settings.max_package_bytes,
+                           "document_id": message.document_id, "recipients": message.recipients})
+
+    await ctx.store.transaction(work)
+    log.warning("send refused: package over the size limit", send_id=message.send_id, size=size,
+                limit=ctx.settings.max_package_bytes)
+
+
 def _state_message(send: dict, at: dt.datetime) -> SendStateChanged:
     return SendStateChanged(
         send_id=send["_id"],
@@ -88,12 +122,16 @@ def _state_message(send: dict, at: dt.datetime) -> SendStateChanged:
     )
 
 
-async def _transition(ctx: ServiceContext, send: dict, new_state: SendState, **fields) -> dict:
+async def _transition(ctx: ServiceContext, send: dict, new_state: SendState, *, evidence_entry: dict | None = None,
+                      **fields) -> dict:
     holder: list[dict] = []
 
     async def work(uow):
         updated = await repo.transition_send(uow, send, new_state, **fields)
-        uow.publish(_state_message(updated, updated["updated_at"]))
+        if evidence_entry is not None:  # the package the axis took: kept as evidence, same transaction
+            await evidence_store.insert(uow, {**evidence_entry, "axis_doc_id": updated.get("axis_doc_id")})
+        if updated["requested_by"] != OWN_REQUESTER:  # the gateway's own 02s have nobody to tell
+            uow.publish(_state_message(updated, updated["updated_at"]))
         uow.audit(f"send.{new_state.value}", subject_type="send", subject_id=send["_id"], actor=ACTOR,
                   details={k: v for k, v in fields.items() if k in ("attempts", "axis_doc_id", "last_error")})
         holder.append(updated)
@@ -122,7 +160,13 @@ async def send_one(ctx: ServiceContext, axis: AxisClient, send: dict) -> SendSta
         SENT.labels(kind=sending["kind"], outcome=new_state.value).inc()
         log.warning("send attempt failed", send_id=send["_id"], attempts=attempts, state=new_state.value, error=str(exc))
         return new_state
-    await _transition(ctx, sending, SendState.ACCEPTED, attempts=attempts, axis_doc_id=receipt.doc_id, last_error=None)
+    package = sending["package"]
+    sent = evidence.entry(direction="sent", kind=sending["kind"], axis_doc_id=receipt.doc_id, sender=ctx.settings.agency_id,
+                          recipients=sending["recipients"], document_id=sending.get("document_id"),
+                          status_code=sending.get("status_code"), sha256=package["sha256"], size=len(data),
+                          raw={"bucket": evidence_store.BUCKET, "sha256": package["sha256"]}, ref={"send_id": send["_id"]})
+    await _transition(ctx, sending, SendState.ACCEPTED, evidence_entry=sent, attempts=attempts, axis_doc_id=receipt.doc_id,
+                      last_error=None)
     SENT.labels(kind=sending["kind"], outcome="accepted").inc()
     log.info("package accepted by the axis", send_id=send["_id"], axis_doc_id=receipt.doc_id, kind=sending["kind"])
     return SendState.ACCEPTED
