@@ -31,6 +31,27 @@ from shared.edxml import (
 DEFAULT_TYPE_CODE = 1
 
 
+# What signing and the envelope add to the files (two signatures with certificates and
+# timestamp tokens per file, the edXML header): generous, so an estimate under the limit holds.
+SIGNATURES_ALLOWANCE = 64 * 1024
+ENVELOPE_ALLOWANCE = 16 * 1024
+
+
+def estimated_package_bytes(file_sizes: list[int]) -> int:
+    """The edXML package an issued document becomes: each file base64 inside, signed."""
+    return ENVELOPE_ALLOWANCE + sum(4 * -(-(size + SIGNATURES_ALLOWANCE) // 3) for size in file_sizes)
+
+
+def package_size_problem(file_sizes: list[int], limit: int) -> str | None:
+    """Refused at issuing, before any signature: the gateway would not send it (max_package_bytes)."""
+    estimate = estimated_package_bytes(file_sizes)
+    if estimate <= limit:
+        return None
+    mib = 1024 * 1024
+    return (f"văn bản quá lớn để gửi qua trục: gói tin ước tính {estimate / mib:.1f} MB, "
+            f"vượt quá giới hạn {limit / mib:g} MB")
+
+
 def document_id(own_id: str, issued: dt.date, number: int, notation: str) -> str:
     return EdocPackage.make_document_id(own_id, issued, Code(code_number=format_number(number), code_notation=notation))
 

@@ -13,6 +13,7 @@ from pyhanko.sign.fields import enumerate_sig_fields
 from services.dispatch.adapters import repository as repo
 from services.dispatch.domain.numbering import UnknownDocumentType, notation
 from services.dispatch.domain.outgoing import OutgoingState
+from services.dispatch.domain.packages import package_size_problem
 from services.dispatch.domain.paper import CATEGORIES
 from shared.clock import utcnow
 from shared.contracts.messages import SignatureRequested
@@ -101,6 +102,8 @@ async def create_outgoing(
             raise InvalidDraft(f"annex {name!r} is not a readable PDF") from exc
         if not data.startswith(b"%PDF-"):
             raise InvalidDraft(f"annex {name!r} is not a PDF")
+    if problem := package_size_problem([len(pdf), *(len(data) for _, data in annexes)], ctx.settings.max_package_bytes):
+        raise InvalidDraft(problem)
     code_notation, priority, directory = check_particulars(ctx, type_name=type_name, subject=subject, recipients=recipients,
                                                            urgency=urgency, category=category, drafting_unit=drafting_unit)
 
