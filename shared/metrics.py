@@ -9,7 +9,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from shared.logging import get_logger
 
-PUBLISHED = Counter("vanthu_bus_published_total", "Messages published", ["exchange", "outcome"])
+PUBLISHED = Counter("vanthu_bus_published_total", "Messages published", ["exchange", "message_type", "outcome"])
 PUBLISH_SECONDS = Histogram("vanthu_bus_publish_seconds", "Time from publish to broker confirm")
 CONSUMED = Counter("vanthu_bus_consumed_total", "Messages consumed", ["queue", "outcome"])
 HANDLER_SECONDS = Histogram(

@@ -114,8 +114,8 @@ DASHBOARDS = {
          timeseries("Số tiến trình nhận theo hàng đợi", [('rabbitmq_queue_consumers{queue!~".*\\\\.dlq|vanthu\\\\.delay.*"}', "{{queue}}")])],
         [timeseries("Thông điệp đã nhận / giây, theo hàng đợi và kết quả", [
             ("sum by (queue, outcome) (rate(vanthu_bus_consumed_total[5m]))", "{{queue}} {{outcome}}")]),
-         timeseries("Thông điệp đã gửi / giây", [
-             ("sum by (service, exchange, outcome) (rate(vanthu_bus_published_total[5m]))", "{{service}} {{exchange}} {{outcome}}")])],
+         timeseries("Thông điệp đã gửi / giây, theo loại", [
+             ("sum by (service, message_type, outcome) (rate(vanthu_bus_published_total[5m]))", "{{service}} {{message_type}} {{outcome}}")])],
         [timeseries("Thư lỗi theo hàng đợi", [("max by (queue) (vanthu_dead_letters_open)", "{{queue}}"),
                                               ('rabbitmq_queue_messages{queue=~".*\\\\.dlq"}', "RabbitMQ {{queue}}")]),
          timeseries("Tuổi thông điệp cũ nhất chưa gửi", [("max by (service) (vanthu_outbox_oldest_pending_seconds)", "{{service}}")], unit="s"),

@@ -70,9 +70,9 @@ class ConfirmedPublisher:
                     target.publish(message, routing_key=routing_key, mandatory=True), self._timeout
                 )
             except (asyncio.TimeoutError, aio_pika.exceptions.AMQPError, ConnectionError, RuntimeError) as exc:
-                PUBLISHED.labels(exchange=exchange, outcome="failed").inc()
+                PUBLISHED.labels(exchange=exchange, message_type=message_type, outcome="failed").inc()
                 # A channel left in an unknown state is replaced on the next publish.
                 self._channel = None
                 raise PublishFailed(f"{type(exc).__name__}: {exc}") from exc
-            PUBLISHED.labels(exchange=exchange, outcome="confirmed").inc()
+            PUBLISHED.labels(exchange=exchange, message_type=message_type, outcome="confirmed").inc()
             PUBLISH_SECONDS.observe(loop.time() - started)

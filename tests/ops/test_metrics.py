@@ -13,6 +13,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from shared.contracts.messages import PackageReceived
 from shared.pdfdocs import DocumentText, render_document
 from staff_http import http
 
@@ -102,7 +103,9 @@ def test_incoming_documents_move_the_registered_refused_and_poll_counters(system
     assert value(gateway, "vanthu_axis_polls_total", outcome="ok") > value(before_gateway, "vanthu_axis_polls_total", outcome="ok")
     assert value(gateway, "vanthu_axis_up") == 1
     assert time.time() - value(gateway, "vanthu_axis_last_successful_poll_timestamp_seconds") < 60
-    assert value(gateway, "vanthu_bus_published_total", outcome="confirmed") >= 2  # PackageReceived via the outbox
+    # PackageReceived left through the outbox, confirmed by the broker.
+    assert value(gateway, "vanthu_bus_published_total", message_type=PackageReceived.message_type(), outcome="confirmed") >= \
+        value(before_gateway, "vanthu_bus_published_total", message_type=PackageReceived.message_type(), outcome="confirmed") + 2
     assert value(gateway, "vanthu_store_transaction_seconds_count", outcome="committed") >= 2
 
 
@@ -179,3 +182,22 @@ def test_status_facts_of_the_axis_link_fixity_and_deadlines(system):
     intake = ops_status(urls, "intake")
     assert intake["overdue"] == 0 and set(intake["tasks"]) == {"overdue", "due_soon", "not_received", "in_progress"}
     assert value(scrape(urls["intake"]), "vanthu_handling_overdue_tasks") == 0
+
+
+def test_an_unreachable_axis_is_said_by_the_gauge_and_the_console_then_recovers(system):
+    _, urls = system
+    httpx.post(f"{urls['axis']}/_control/faults", json={"unavailable": True}, timeout=10).raise_for_status()
+    try:
+        samples = wait_until(lambda: scrape(urls["gateway"]), lambda s: value(s, "vanthu_axis_up") == 0,
+                             timeout=60, what="vanthu_axis_up 0 while the axis answers 503")
+        assert value(samples, "vanthu_axis_polls_total", outcome="unavailable") >= 1
+        axis = ops_status(urls, "gateway")["axis"]
+        assert axis["reachable"] is False and "503" in axis["last_error"]
+        # The last success is kept: the alert "no successful poll for 10 min" reads it.
+        assert axis["last_successful_poll_at"] is not None
+    finally:
+        httpx.post(f"{urls['axis']}/_control/faults", json={}, timeout=10).raise_for_status()
+    wait_until(lambda: scrape(urls["gateway"]), lambda s: value(s, "vanthu_axis_up") == 1,
+               timeout=60, what="vanthu_axis_up 1 once the axis is back")
+    axis = ops_status(urls, "gateway")["axis"]
+    assert axis["reachable"] is True and axis["last_error"] is None
