@@ -28,7 +28,9 @@ TOKEN_CHECK_SECONDS = Gauge("vanthu_token_check_seconds", "Time of the last toke
 CERT_DAYS = Gauge("vanthu_certificate_days_left", "Days until a certificate expires (negative: expired)", ["kind", "certificate"])
 CERT_NOT_AFTER = Gauge("vanthu_certificate_not_after_timestamp_seconds", "When a certificate expires (Unix time)", ["kind", "certificate"])
 
-TOKEN_CHECK_TIMEOUT_SECONDS = 20.0
+# Short enough for GET /ops/status (5 s per hook); the token's lock is held per PKCS#11 call only.
+TOKEN_CHECK_TIMEOUT_SECONDS = 4.0
+TSA_CHECK_TIMEOUT_SECONDS = 3.0
 TSA_CHECK_EVERY = dt.timedelta(minutes=10)  # a timestamp request is a real use of the TSA: not every refresh
 
 
@@ -70,7 +72,7 @@ async def _tsa_certificate(ctx: ServiceContext) -> tuple[asn1_x509.Certificate |
         return cached["cert"], cached["error"]
     cert, error = None, None
     try:
-        stamper = HTTPTimeStamper(url, timeout=ctx.settings.tsa_timeout_seconds)
+        stamper = HTTPTimeStamper(url, timeout=min(ctx.settings.tsa_timeout_seconds, TSA_CHECK_TIMEOUT_SECONDS))
         token = await stamper.async_timestamp(hashlib.sha256(b"vanthu certificate check").digest(), "sha256")
         signed = token["content"]
         sid = signed["signer_infos"][0]["sid"]
