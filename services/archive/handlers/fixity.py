@@ -11,6 +11,7 @@ and a broken chunk sequence is seen as such.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import hashlib
 import time
 import uuid
@@ -18,6 +19,7 @@ from collections.abc import Callable
 
 from prometheus_client import Counter, Gauge
 from pymongo import DESCENDING
+from pymongo.errors import DuplicateKeyError
 
 from services.archive.adapters import repository as repo
 from services.archive.domain import fixity
@@ -31,6 +33,7 @@ ACTOR = "system:archive"
 BUCKET = "files"
 RUNS = "fixity_runs"
 ALERTS = "alerts"
+SCHEDULE_CLAIMS = "schedule_claims"  # one replica per scheduled pass (fixity, preservation)
 
 LAST_RUN = Gauge("vanthu_fixity_last_run_timestamp", "Unix time the last fixity run finished")
 FAILURES = Gauge("vanthu_fixity_failures", "Files that failed the last fixity run", ["outcome"])
@@ -205,6 +208,20 @@ async def _run(ctx: ServiceContext, trigger: str) -> dict:
     return {"_id": run_id, "trigger": trigger, "started_at": started, **summary}
 
 
+async def _claim_pass(ctx: ServiceContext, runs: str, last: dict | None, stale_after: float) -> bool:
+    """Several archive replicas run this loop and wake together (same last run, same interval):
+    the one whose upsert of the pass's claim — keyed by the run it follows — creates it runs the
+    pass. A claim whose pass never recorded a run (it failed before) may be taken again later."""
+    now = utcnow()
+    key = f"{runs}:after:{last['_id'] if last is not None else 'none'}"
+    try:
+        await ctx.store.db[SCHEDULE_CLAIMS].update_one(
+            {"_id": key, "at": {"$lt": now - dt.timedelta(seconds=stale_after)}}, {"$set": {"at": now}}, upsert=True)
+    except DuplicateKeyError:
+        return False
+    return True
+
+
 async def _scheduled(ctx: ServiceContext, *, runs: str, interval: Callable[[], float],
                      job: Callable[[ServiceContext], object], name: str) -> None:
     """Run `job` every `interval()` seconds, counted from the last recorded run, so a restart
@@ -220,6 +237,10 @@ async def _scheduled(ctx: ServiceContext, *, runs: str, interval: Callable[[], f
                 wait = 300  # a system that never checked does so soon after start
             if wait > 0:
                 await asyncio.sleep(wait)
+            if not await _claim_pass(ctx, runs, last, stale_after=min(every, 600.0)):
+                # Another replica took this pass: look again once its run is recorded.
+                await asyncio.sleep(min(every, 30.0))
+                continue
             await job(ctx)
         except asyncio.CancelledError:
             raise
