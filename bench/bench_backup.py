@@ -7,6 +7,13 @@ transactions all the while: its rate during the backup against its rate before s
 snapshot read holds writers up more than plain reads of the same data do. The load average is printed: the machine is shared.
 
     .venv/bin/python bench/bench_backup.py --n 20000 --mb 50
+
+Figures on this machine (2 cores, shared: load average 13 at the time), 2026-12-01, --n 20000 --mb 50:
+backup 3.48 s (73 MB .tar) vs the raw PyMongo dump 2.00 s (1.74: the tar and the hashes); the
+writer 201 tx/s before, 27 tx/s during the backup (0.13) and 44 tx/s during the raw dump (0.22):
+the single store process is busy reading either way, the snapshot costs a little more, nobody
+waits on a lock; restore 7.13 s for 20,934 documents with its verification vs raw insert_many
+8.18 s (0.87).
 """
 
 from __future__ import annotations

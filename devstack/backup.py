@@ -219,14 +219,29 @@ class _Reader:
             self.tar.close()
 
     def members(self) -> list[str]:
-        if self.tar is not None:
-            names = [m.name for m in self.tar.getmembers() if not m.isdir()]
-            odd = [m.name for m in self.tar.getmembers() if not (m.isfile() or m.isdir())]
-            if odd:
-                raise BackupError(f"{self.path}: not a plain file in the archive: {', '.join(odd)}")
-        else:
-            names = [p.relative_to(self.path).as_posix() for p in self.path.rglob("*") if p.is_file()]
-        return sorted(names)
+        """In the archive's order (a compressed tar is read forwards once), a directory's sorted."""
+        if self.tar is None:
+            return sorted(p.relative_to(self.path).as_posix() for p in self.path.rglob("*") if p.is_file())
+        names = [m.name for m in self.tar.getmembers() if not m.isdir()]
+        odd = [m.name for m in self.tar.getmembers() if not (m.isfile() or m.isdir())]
+        if odd:
+            raise BackupError(f"{self.path}: not a plain file in the archive: {', '.join(odd)}")
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise BackupError(f"{self.path}: in the archive more than once: {', '.join(twice)}")
+        return names
+
+    def extract(self, into: Path) -> "_Reader":
+        """A tar's members into a directory (restore reads collections in manifest order, which a
+        compressed tar would re-read from its start for each); a directory is read in place."""
+        if self.tar is None:
+            return self
+        names = self.members()
+        odd = [n for n in names if not bm.safe_member(n)]
+        if odd:
+            raise BackupError(f"{self.path}: not part of a backup's layout, nothing restored: {', '.join(odd)}")
+        self.tar.extractall(into, members=[self.tar.getmember(n) for n in names], filter="data")
+        return _Reader(into)
 
     @contextmanager
     def open(self, rel: str) -> Iterator[IO[bytes]]:
@@ -288,20 +303,24 @@ def _fact(handle: IO[bytes], *, count_bson: bool) -> bm.FileFact:
 def verify_backup(src: Path) -> tuple[dict[str, Any], list[bm.Problem]]:
     reader = _Reader(src)
     try:
-        manifest = reader.manifest()
-        found: dict[str, bm.FileFact] = {}
-        problems: list[bm.Problem] = []
-        for rel in reader.members():
-            if rel == bm.MANIFEST_NAME:
-                continue
-            if not bm.safe_member(rel):
-                problems.append(bm.Problem(rel, "not part of a backup's layout"))
-                continue
-            with reader.open(rel) as handle:
-                found[rel] = _fact(handle, count_bson=rel.endswith(".bson"))
-        return manifest, problems + bm.check(manifest, found)
+        return _verify(reader)
     finally:
         reader.close()
+
+
+def _verify(reader: _Reader) -> tuple[dict[str, Any], list[bm.Problem]]:
+    manifest = reader.manifest()
+    found: dict[str, bm.FileFact] = {}
+    problems: list[bm.Problem] = []
+    for rel in reader.members():
+        if rel == bm.MANIFEST_NAME:
+            continue
+        if not bm.safe_member(rel):
+            problems.append(bm.Problem(rel, "not part of a backup's layout"))
+            continue
+        with reader.open(rel) as handle:
+            found[rel] = _fact(handle, count_bson=rel.endswith(".bson"))
+    return manifest, problems + bm.check(manifest, found)
 
 
 # --- restore ------------------------------------------------------------------------------------
@@ -340,15 +359,18 @@ def restore_backup(src: Path, *, mongodb_url: str, prefix: str, var_dir: Path | 
     """Into an empty system only: refused, before anything is written, if a target database holds
     a document. Checks the backup first and the counts after."""
     started = time.monotonic()
-    manifest, problems = verify_backup(src)
-    if problems:
-        raise BackupError("the backup does not match its manifest, nothing restored:\n" + "\n".join(f"  {p}" for p in problems))
-    source_prefix = manifest["source"]["database_prefix"]
-    mapping = {db["name"]: bm.target_name(db["name"], source_prefix, prefix) for db in manifest["databases"]}
+    archive = _Reader(src)
+    unpacked = tempfile.TemporaryDirectory(prefix="vanthu-restore-")
     client = _client(mongodb_url)
-    reader = _Reader(src)
-    documents = 0
+    documents, written = 0, False
     try:
+        # What is checked is what is restored: a tar's files once unpacked.
+        reader = archive.extract(Path(unpacked.name))
+        manifest, problems = _verify(reader)
+        if problems:
+            raise BackupError("the backup does not match its manifest, nothing restored:\n" + "\n".join(f"  {p}" for p in problems))
+        source_prefix = manifest["source"]["database_prefix"]
+        mapping = {db["name"]: bm.target_name(db["name"], source_prefix, prefix) for db in manifest["databases"]}
         full = _holding_data(client, list(mapping.values()))
         if full:
             raise BackupError(
@@ -359,6 +381,7 @@ def restore_backup(src: Path, *, mongodb_url: str, prefix: str, var_dir: Path | 
             target = client[mapping[db_entry["name"]]]
             for coll in db_entry["collections"]:
                 name = coll["name"]
+                written = True
                 with reader.open(bm.metadata_path(db_entry["name"], name)) as handle:
                     meta = json_util.loads(handle.read().decode())
                 try:
@@ -380,10 +403,13 @@ def restore_backup(src: Path, *, mongodb_url: str, prefix: str, var_dir: Path | 
         if wrong:
             raise BackupError("restored, but the counts differ:\n  " + "\n  ".join(wrong))
     except PyMongoError as exc:
+        if not written:
+            raise BackupError(f"the store at {mongodb_url} could not be used: {exc}; nothing restored") from exc
         raise BackupError(f"restore into {mongodb_url} failed: {exc}; the target databases are partly written — "
                           f"drop {', '.join(mapping.values())} before trying again") from exc
     finally:
-        reader.close()
+        archive.close()
+        unpacked.cleanup()
         client.close()
     removed: list[Path] = []
     if var_dir is not None:

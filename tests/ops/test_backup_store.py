@@ -164,3 +164,16 @@ def test_one_point_in_time_per_database_while_transactions_write(client, mongodb
     counts = bm.collection_counts(done.manifest)
     assert counts[(f"{prefix}_dispatch", "a")] == counts[(f"{prefix}_dispatch", "b")] >= 3001
     print(f"backup of 6000 documents took {done.seconds:.2f} s while {len(written)} pair transactions committed")
+
+
+def test_a_tar_member_outside_the_layout_is_named_and_never_unpacked(client, mongodb_url, tmp_path):
+    source = _prefix()
+    _seed(client, source)
+    done = create_backup(tmp_path / "b.tar", mongodb_url=mongodb_url, prefix=source)
+    with tarfile.open(done.path, "a") as tar:
+        evil = tmp_path / "evil"
+        evil.write_bytes(b"x")
+        tar.add(evil, arcname="../evil")
+    assert [(p.path, p.what) for p in verify_backup(done.path)[1]] == [("../evil", "not part of a backup's layout")]
+    with pytest.raises(BackupError, match=r"not part of a backup's layout, nothing restored: \.\./evil"):
+        restore_backup(done.path, mongodb_url=mongodb_url, prefix=_prefix(), var_dir=None)
