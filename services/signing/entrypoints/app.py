@@ -3,6 +3,8 @@ signature requests from the bus, one at a time per key."""
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import APIRouter, HTTPException, Request
 
 from services.signing.adapters import repository as repo
@@ -19,12 +21,16 @@ from services.signing.domain.access import ACCESS
 
 log = get_logger(__name__)
 router = APIRouter(tags=["signing"])
+TOKEN_RETRY_SECONDS = 2.0
 
 
 @router.get("/keys")
 async def list_keys(request: Request) -> list[dict]:
     """The keys on the token and their certificates (never the keys themselves)."""
-    ring: TokenKeyRing = ctx_of(request).extras["ring"]
+    ctx = ctx_of(request)
+    if not ctx.extras.get("token_open"):
+        raise HTTPException(503, "token unavailable")
+    ring: TokenKeyRing = ctx.extras["ring"]
     return [
         {"label": label, "key_id": ring.key(label).key_id, "subject": ring.key(label).certificate.subject.human_friendly}
         for label in ring.labels
@@ -51,20 +57,44 @@ async def startup(ctx: ServiceContext) -> None:
         chain=[own_ca],
         softhsm_conf=token_dir / "softhsm2.conf",
     )
-    labels = [settings.agency_key_label, settings.chairman_key_label]
-    await ring.open(labels)
     ctx.extras["ring"] = ring
+    ctx.extras["token_open"] = False
     # Our leaders' certificates chain to the CA that certified the token's keys (the dev CA
     # here, a licensed Vietnamese CA in production): the leader signature is checked against
     # it before the agency signs (R-8.3c).
     ctx.extras["trust"] = TrustSettings.of([own_ca])
-    ctx.extras["leader_key_ids"] = [ring.key(settings.chairman_key_label).key_id]
     images = token_dir / "images"
     ctx.extras["images"] = {
         settings.chairman_key_label: (images / "chairman-signature.png").read_bytes(),
         settings.agency_key_label: (images / "agency-seal.png").read_bytes(),
     }
+    await open_token(ctx)
+
+
+async def open_token(ctx: ServiceContext) -> bool:
+    """Open the keys' sessions. A token that is not there (USB token pulled, R-13) leaves the
+    service up saying so (`/readyz` token false, `/keys` 503); signature requests wait (Retry)."""
+    settings, ring = ctx.settings, ctx.extras["ring"]
+    labels = [settings.agency_key_label, settings.chairman_key_label]
+    try:
+        await ring.open(labels)
+    except Exception as exc:  # noqa: BLE001 - whatever the module says, the token is not usable
+        if ctx.extras.get("token_open", True):
+            log.warning("token unavailable", error=f"{type(exc).__name__}: {exc}")
+        ctx.extras["token_open"] = False
+        return False
+    ctx.extras["leader_key_ids"] = [ring.key(settings.chairman_key_label).key_id]
+    ctx.extras["token_open"] = True
     log.info("token open", keys=labels)
+    return True
+
+
+async def watch_token(ctx: ServiceContext) -> None:
+    """Reopen the token once it is back (plugged in again)."""
+    while True:
+        await asyncio.sleep(TOKEN_RETRY_SECONDS)
+        if not ctx.extras.get("token_open") and "ring" in ctx.extras:
+            await open_token(ctx)
 
 
 async def shutdown(ctx: ServiceContext) -> None:
@@ -72,8 +102,7 @@ async def shutdown(ctx: ServiceContext) -> None:
 
 
 async def token_ready(ctx: ServiceContext) -> tuple[str, bool]:
-    ring: TokenKeyRing | None = ctx.extras.get("ring")
-    return "token", bool(ring and ring.labels)
+    return "token", bool(ctx.extras.get("token_open"))
 
 
 definition = ServiceDefinition(
@@ -82,6 +111,7 @@ definition = ServiceDefinition(
     access=ACCESS,
     handlers={SignatureRequested: on_signature_requested},
     routers=[router, delegations_api.router, reports_api.router],
+    background=[watch_token],
     on_startup=[startup],
     on_shutdown=[shutdown],
     readiness=[token_ready],

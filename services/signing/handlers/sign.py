@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 
+from pkcs11.exceptions import PKCS11Error
 from prometheus_client import Counter, Histogram
 from pyhanko.sign.timestamps import TimestampRequestError
 from pyhanko.sign.timestamps.requests_client import HTTPTimeStamper
@@ -19,6 +20,7 @@ from services.signing.adapters.flows import (
     sign_digitised,
 )
 from services.signing.adapters.pades import SignatureFieldError
+from services.signing.adapters.token import TokenError
 from services.signing.domain import custody as custody_rules
 from shared.blobs import BlobIntegrityError, BlobNotFound, BlobUnavailable
 from shared.bus.consumer import Delivery, Reject, Retry
@@ -35,12 +37,17 @@ from shared.staff import load_staff
 
 log = get_logger(__name__)
 SIGNATURES = Counter("vanthu_signing_signatures_total", "Signature requests", ["key", "role", "level", "outcome"])
+# Retries (1 s … 10 min apart) while the token is away: days, not a refusal.
+TOKEN_WAIT_ATTEMPTS = 1000
 SIGN_SECONDS = Histogram("vanthu_signing_seconds", "Time to sign one document on the token", ["key"])
 
 
 async def on_signature_requested(message: SignatureRequested, delivery: Delivery, ctx: ServiceContext) -> None:
     if await repo.get(ctx.store.db, message.request_id) is not None:
         raise AlreadyProcessed(message.message_id)
+    if not ctx.extras.get("token_open"):
+        # a pulled token is waited for, never a refusal; the watcher reopens it.
+        raise Retry("token unavailable", max_attempts=TOKEN_WAIT_ATTEMPTS)
     ring = ctx.extras["ring"]
     if message.key_label not in ring.labels:
         await _refuse(ctx, message, f"no key labelled {message.key_label!r} on the token",
@@ -87,6 +94,10 @@ async def on_signature_requested(message: SignatureRequested, delivery: Delivery
     except AgencySignatureRefused as exc:
         await _refuse(ctx, message, exc.decision.reason_en, exc.decision.reason_vi)
         return
+    except (TokenError, PKCS11Error) as exc:
+        # The token went away while signing (the ring already retried once on a fresh session).
+        ctx.extras["token_open"] = False
+        raise Retry(f"token unavailable: {type(exc).__name__} {exc}", max_attempts=TOKEN_WAIT_ATTEMPTS) from exc
     except TimestampRequestError as exc:
         # Configured but away: wait for it rather than silently sign at a lower level.
         raise Retry(f"time-stamping server {settings.tsa_url} unavailable: {exc}") from exc
