@@ -12,11 +12,16 @@ may go to another prefix. The documents are copied as raw BSON, never decoded: _
 type (datetimes, binary, ObjectId, Decimal128, key order) come back byte for byte. The layout
 under `dump/` is mongodump's (`<db>/<collection>.bson` + `.metadata.json`).
 
-Consistency: each database is read inside one snapshot transaction, so it is one point in time
-per database while the services run (SecantusDB pins the transaction's snapshot; MongoDB too,
-within transactionLifetimeLimitSeconds, 60 s by default). Between databases there is none: a
-message in flight between two services at that moment may be in neither. For one point in time
-across the system take it with the services stopped (the store running).
+Consistency, while the services run: by default every database is read inside ONE snapshot
+transaction (a transaction may read several databases), so the backup is one point in time of
+the whole system: every committed unit of work (state, outbox, audit, inbox mark) is in it whole
+or not at all, in every service alike. SecantusDB pins the snapshot store-wide at the first read
+(tests/ops/test_backup_store.py shows pairs written across two databases never split; snapshot
+*sessions* outside a transaction it accepts but does not pin, so they are not used). MongoDB
+(replica set) does the same within transactionLifetimeLimitSeconds (60 s by default): a store
+too big to read in that time takes `--consistency database` (one transaction per database; a
+message in flight between two services may then be in neither) or `--consistency none` with the
+services stopped.
 
 Not in the backup, on purpose: the signing keys (they never leave the token; the token has its
 own backup: SoftHSM2's token directory, `TOKEN_CONFIG_DIR/tokens`, copied while the signing
@@ -67,9 +72,12 @@ CHUNK = 1 << 20
 INSERT_BATCH_BYTES = 8 << 20
 INSERT_BATCH_DOCS = 1000
 TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz")
-SNAPSHOT = ("each database read in one snapshot transaction (one point in time per database); "
-            "none across databases: messages in flight between services may be in neither")
-NO_SNAPSHOT = "plain reads, no snapshot: consistent only if nothing wrote during the backup (services stopped)"
+CONSISTENCY = {
+    "system": "every database read in one snapshot transaction: one point in time for the whole system",
+    "database": ("each database read in its own snapshot transaction: one point in time per database, none across "
+                 "them (a message in flight between two services may be in neither)"),
+    "none": "plain reads: consistent only if nothing wrote during the backup (services stopped)",
+}
 
 
 class BackupError(Exception):
@@ -120,45 +128,69 @@ def _collections(db) -> list[dict[str, Any]]:
     return sorted(infos, key=lambda i: i["name"])
 
 
-def _dump_database(db, out_dir: Path, *, snapshot: bool, files: dict[str, bm.FileFact]) -> list[dict[str, Any]]:
-    infos = _collections(db)
-    # Listing is not allowed inside a transaction: collections and indexes are read first (they
-    # are made at a service's start, not while it runs), the documents in the transaction.
-    indexes = {i["name"]: list(db[i["name"]].list_indexes()) for i in infos}
-    counts: list[dict[str, Any]] = []
-    with db.client.start_session() as session:
+@contextmanager
+def _reading(client: MongoClient, snapshot: bool) -> Iterator[Any]:
+    """A session whose reads are one snapshot transaction (read only: aborted at the end)."""
+    with client.start_session() as session:
         if snapshot:
             session.start_transaction(read_concern=ReadConcern("snapshot"))
         try:
-            for info in infos:
-                name = info["name"]
-                meta = {"options": info.get("options", {}), "indexes": indexes[name], "collectionName": name, "type": "collection"}
-                meta_raw = json_util.dumps(meta, json_options=json_util.CANONICAL_JSON_OPTIONS).encode()
-                meta_rel = bm.metadata_path(db.name, name)
-                (out_dir / meta_rel).parent.mkdir(parents=True, exist_ok=True)
-                (out_dir / meta_rel).write_bytes(meta_raw)
-                files[meta_rel] = bm.FileFact(hashlib.sha256(meta_raw).hexdigest(), len(meta_raw))
-                rel = bm.bson_path(db.name, name)
-                digest, size, documents = hashlib.sha256(), 0, 0
-                with open(out_dir / rel, "wb") as out:
-                    cursor = db.get_collection(name, codec_options=RAW).find({}, sort=[("_id", 1)], session=session)
-                    for doc in cursor:
-                        raw = doc.raw
-                        out.write(raw)
-                        digest.update(raw)
-                        size += len(raw)
-                        documents += 1
-                files[rel] = bm.FileFact(digest.hexdigest(), size, documents)
-                counts.append({"name": name, "documents": documents})
+            yield session
         finally:
             if snapshot and session.in_transaction:
-                session.abort_transaction()  # read only: nothing to commit
+                session.abort_transaction()
+
+
+def _dump_collection(db, info: dict[str, Any], indexes: list, out_dir: Path, session, files: dict[str, bm.FileFact]) -> int:
+    name = info["name"]
+    meta = {"options": info.get("options", {}), "indexes": indexes, "collectionName": name, "type": "collection"}
+    meta_raw = json_util.dumps(meta, json_options=json_util.CANONICAL_JSON_OPTIONS).encode()
+    meta_rel = bm.metadata_path(db.name, name)
+    (out_dir / meta_rel).parent.mkdir(parents=True, exist_ok=True)
+    (out_dir / meta_rel).write_bytes(meta_raw)
+    files[meta_rel] = bm.FileFact(hashlib.sha256(meta_raw).hexdigest(), len(meta_raw))
+    rel = bm.bson_path(db.name, name)
+    digest, size, documents = hashlib.sha256(), 0, 0
+    with open(out_dir / rel, "wb") as out:
+        for doc in db.get_collection(name, codec_options=RAW).find({}, sort=[("_id", 1)], session=session):
+            raw = doc.raw
+            out.write(raw)
+            digest.update(raw)
+            size += len(raw)
+            documents += 1
+    files[rel] = bm.FileFact(digest.hexdigest(), size, documents)
+    return documents
+
+
+def _dump(client: MongoClient, names: list[str], out_dir: Path, consistency: str,
+          files: dict[str, bm.FileFact]) -> dict[str, list[dict[str, Any]]]:
+    # Listing is not allowed inside a transaction: collections and indexes are read first (they
+    # are made at a service's start, not while it runs), the documents in the transaction.
+    infos = {name: _collections(client[name]) for name in names}
+    indexes = {(name, i["name"]): list(client[name][i["name"]].list_indexes()) for name in names for i in infos[name]}
+    counts: dict[str, list[dict[str, Any]]] = {}
+
+    def dump_one(name: str, session) -> None:
+        counts[name] = [{"name": i["name"], "documents": _dump_collection(client[name], i, indexes[(name, i["name"])],
+                                                                        out_dir, session, files)} for i in infos[name]]
+
+    if consistency == "system":  # one transaction may read several databases: one point in time
+        with _reading(client, True) as session:
+            for name in names:
+                dump_one(name, session)
+    else:
+        for name in names:
+            with _reading(client, consistency == "database") as session:
+                dump_one(name, session)
     return counts
 
 
 def create_backup(dest: Path, *, mongodb_url: str, prefix: str, services: tuple[str, ...] = SERVICES,
-                  snapshot: bool = True) -> Created:
-    """Every service's database to `dest` (a new directory, or a .tar/.tar.gz file)."""
+                  consistency: str = "system") -> Created:
+    """Every service's database to `dest` (a new directory, or a .tar/.tar.gz file). `consistency`:
+    "system" one snapshot transaction over every database, "database" one per database, "none"."""
+    if consistency not in CONSISTENCY:
+        raise BackupError(f"consistency is one of {', '.join(CONSISTENCY)}, not {consistency!r}")
     dest = Path(dest)
     if dest.exists() and (_is_tar(dest) or not dest.is_dir() or any(dest.iterdir())):
         raise BackupError(f"{dest} already exists; a backup never overwrites one")
@@ -174,14 +206,14 @@ def create_backup(dest: Path, *, mongodb_url: str, prefix: str, services: tuple[
         files: dict[str, bm.FileFact] = {}
         databases = []
         work.mkdir(parents=True, exist_ok=True)
-        for service in services:
-            name = f"{prefix}_{service}"
-            collections = _dump_database(client[name], work, snapshot=snapshot, files=files) if name in existing else []
-            databases.append({"service": service, "name": name, "collections": collections})
+        names = {service: f"{prefix}_{service}" for service in services}
+        dumped = _dump(client, [n for n in names.values() if n in existing], work, consistency, files)
+        for service, name in names.items():
+            databases.append({"service": service, "name": name, "collections": dumped.get(name, [])})
         source = {"store": ",".join(f"{h}:{p}" for h, p in uri_parser.parse_uri(mongodb_url)["nodelist"]),
                   "server_version": server, "database_prefix": prefix}
         manifest = bm.build_manifest(created_at=created_at, source=source, software=_software(),
-                                     consistency=SNAPSHOT if snapshot else NO_SNAPSHOT, databases=databases, files=files)
+                                     consistency=f"{consistency}: {CONSISTENCY[consistency]}", databases=databases, files=files)
         raw = bm.dumps(manifest)
         (work / bm.MANIFEST_NAME).write_bytes(raw)
         if _is_tar(dest):
@@ -192,7 +224,7 @@ def create_backup(dest: Path, *, mongodb_url: str, prefix: str, services: tuple[
             partial.rename(dest)
     except PyMongoError as exc:
         hint = (" — if the snapshot transaction outlived the store's limit (MongoDB: transactionLifetimeLimitSeconds), "
-                "stop the services and use --no-snapshot") if snapshot else ""
+                "use --consistency database, or stop the services and use --consistency none") if consistency != "none" else ""
         raise BackupError(f"the store at {mongodb_url} could not be read: {exc}{hint}") from exc
     finally:
         client.close()
@@ -441,15 +473,16 @@ def create_command(
     dest: Path = typer.Argument(..., help="a new directory, or a file ending .tar, .tar.gz or .tgz"),
     mongodb_url: str = URL_OPTION,
     prefix: str = PREFIX_OPTION,
-    no_snapshot: bool = typer.Option(False, "--no-snapshot",
-                                     help="plain reads (services stopped, or a store too big to read within its transaction limit)"),
+    consistency: str = typer.Option("system", help="system: one snapshot transaction over every database; database: one "
+                                    "each (for a store too big to read within one transaction's time limit); none: plain reads, "
+                                    "services stopped"),
 ) -> None:
     """Back up every service's database: documents, files (GridFS), registers, counters, outbox,
     inbox, audit log and head; with a manifest of SHA-256s and counts."""
     settings = Settings()
     try:
         done = create_backup(dest, mongodb_url=mongodb_url or settings.mongodb_url, prefix=prefix or settings.database_prefix,
-                             snapshot=not no_snapshot)
+                             consistency=consistency)
     except BackupError as exc:
         _fail(str(exc))
     table = Table(title=f"backup {done.path}")

@@ -132,13 +132,15 @@ def test_a_truncated_or_extra_file_is_named(client, mongodb_url, tmp_path):
     assert (documents, "not a whole BSON stream (truncated or broken)") in problems
 
 
-def test_one_point_in_time_per_database_while_transactions_write(client, mongodb_url, tmp_path):
-    """A writer commits pairs (one row in `a`, one in `b`) in transactions during the backup: the
-    backup holds whole pairs only, as the snapshot transaction promises."""
+@pytest.mark.parametrize("consistency", ["system", "database"])
+def test_one_point_in_time_while_transactions_write(client, mongodb_url, tmp_path, consistency):
+    """A writer commits pairs in transactions during the backup, one row in `a` and one in `b` of
+    the same database, and one in each of two databases: the backup holds whole pairs only —
+    across databases too when it is one transaction over the system (the default)."""
     prefix = _prefix()
-    db = client[f"{prefix}_dispatch"]
-    db.a.insert_many([{"_id": i, "pad": "x" * 2000} for i in range(3000)])
-    db.b.insert_many([{"_id": i} for i in range(3000)])
+    dispatch, gateway = client[f"{prefix}_dispatch"], client[f"{prefix}_gateway"]
+    for coll in (dispatch.a, dispatch.b, gateway.c):
+        coll.insert_many([{"_id": i, "pad": "x" * 2000} for i in range(3000)])
     stop, written = threading.Event(), []
 
     def writer():
@@ -146,8 +148,9 @@ def test_one_point_in_time_per_database_while_transactions_write(client, mongodb
         while not stop.is_set():
             with client.start_session() as session:
                 with session.start_transaction():
-                    db.a.insert_one({"_id": i, "pad": "y"}, session=session)
-                    db.b.insert_one({"_id": i}, session=session)
+                    dispatch.a.insert_one({"_id": i, "pad": "y"}, session=session)
+                    dispatch.b.insert_one({"_id": i}, session=session)
+                    gateway.c.insert_one({"_id": i}, session=session)
             written.append(i)
             i += 1
 
@@ -156,14 +159,18 @@ def test_one_point_in_time_per_database_while_transactions_write(client, mongodb
     try:
         while not written:
             time.sleep(0.01)
-        done = create_backup(tmp_path / "b", mongodb_url=mongodb_url, prefix=prefix, services=("dispatch",),
-                             snapshot=SNAPSHOT_READS)
+        done = create_backup(tmp_path / "b", mongodb_url=mongodb_url, prefix=prefix, services=("dispatch", "gateway"),
+                             consistency=consistency if SNAPSHOT_READS else "none")
     finally:
         stop.set()
         thread.join()
     counts = bm.collection_counts(done.manifest)
-    assert counts[(f"{prefix}_dispatch", "a")] == counts[(f"{prefix}_dispatch", "b")] >= 3001
-    print(f"backup of 6000 documents took {done.seconds:.2f} s while {len(written)} pair transactions committed")
+    a, b, c = (counts[(f"{prefix}_{db}", coll)] for db, coll in (("dispatch", "a"), ("dispatch", "b"), ("gateway", "c")))
+    assert a == b >= 3001
+    if consistency == "system":
+        assert c == a
+    print(f"{consistency}: backup of 9000 documents took {done.seconds:.2f} s while {len(written)} pair transactions "
+          f"committed; a={a} b={b} c={c}")
 
 
 def test_a_tar_member_outside_the_layout_is_named_and_never_unpacked(client, mongodb_url, tmp_path):
