@@ -67,17 +67,22 @@ async def all_seals(db: AsyncDatabase) -> list[dict]:
 
 
 async def facts(db: AsyncDatabase) -> dict[str, Any]:
-    """Counts for the operator: entries, how far sealed, how many not yet, the oldest waiting."""
+    """Counts for the operator: entries, how far sealed, how many not yet, the oldest waiting.
+    From the chain head and the seals, not a scan: it is read every second."""
     seal = await last_seal(db)
     sealed_up_to = int(seal["seq_to"]) if seal else 0
-    entries = await db[EVIDENCE].count_documents({})
-    waiting = {"$or": [UNSEALED, {"seq": {"$gt": sealed_up_to}}]}
-    oldest = await db[EVIDENCE].find_one(waiting, sort=[("at", ASCENDING)], projection={"at": 1})
+    chained = await head_seq(db)
+    unchained = await db[EVIDENCE].count_documents(UNSEALED)
+    candidates = [await oldest_chained_unsealed(db, sealed_up_to)]
+    if unchained:
+        row = await db[EVIDENCE].find_one(UNSEALED, sort=[("at", ASCENDING)], projection={"at": 1})
+        candidates.append(row["at"] if row else None)
+    waiting = [at for at in candidates if at is not None]
     return {
-        "entries": entries,
+        "entries": chained + unchained,
         "sealed_up_to": sealed_up_to,
-        "unsealed": await db[EVIDENCE].count_documents(waiting),
-        "oldest_unsealed_at": oldest["at"] if oldest else None,
+        "unsealed": chained - sealed_up_to + unchained,
+        "oldest_unsealed_at": min(waiting) if waiting else None,
         "last_seal_at": seal["sealed_at"] if seal else None,
     }
 

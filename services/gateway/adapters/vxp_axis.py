@@ -114,7 +114,9 @@ class VxpAxisClient:
         if too_large:
             size = (declared - JSON_OVERHEAD) * 3 // 4 if declared else None
             raise PackageTooLarge(doc_id, limit=max_bytes, size=size, prefix=_data_prefix(body))
-        return self._payload("getEdoc", httpx.Response(response.status_code, headers=response.headers, content=body))
+        # Already decoded (aiter_bytes undoes any content-encoding): only the type is carried over.
+        kept = httpx.Response(response.status_code, headers={"content-type": response.headers.get("content-type", "")}, content=body)
+        return self._payload("getEdoc", kept)
 
     async def acknowledge(self, doc_id: str, status: str) -> None:
         await self._call("updateStatus", {"docId": doc_id, "status": status})
