@@ -1,6 +1,6 @@
 """Backup and restore at size (issue 7 item 5): N documents of about 1 KB in a service's database
-and M MB of files in its GridFS bucket, on a fresh SecantusDB; `create_backup` (one snapshot
-transaction per database) to a .tar and `restore_backup` under another prefix, each beside the
+and M MB of files in its GridFS bucket, on a fresh SecantusDB; `create_backup` (by default one snapshot
+transaction over every database) to a .tar and `restore_backup` under another prefix, each beside the
 raw library doing the same work in the same run (PyMongo reading every collection as raw BSON
 into files, no transaction; `insert_many` of the same raw documents). A writer commits small
 transactions all the while: its rate during the backup against its rate before says whether the
@@ -8,12 +8,13 @@ snapshot read holds writers up more than plain reads of the same data do. The lo
 
     .venv/bin/python bench/bench_backup.py --n 20000 --mb 50
 
-Figures on this machine (2 cores, shared: load average 13 at the time), 2026-12-01, --n 20000 --mb 50:
-backup 3.48 s (73 MB .tar) vs the raw PyMongo dump 2.00 s (1.74: the tar and the hashes); the
-writer 201 tx/s before, 27 tx/s during the backup (0.13) and 44 tx/s during the raw dump (0.22):
-the single store process is busy reading either way, the snapshot costs a little more, nobody
-waits on a lock; restore 7.13 s for 20,934 documents with its verification vs raw insert_many
-8.18 s (0.87).
+Figures on this machine (2 cores, shared with other engineers' tests), 2026-12-01, --n 20000 --mb 50,
+one transaction over every database, load average 15.7: backup 8.30 s (73 MB .tar) vs the raw
+PyMongo dump 5.78 s (1.44: the tar and the hashes); the writer 90 tx/s before, 11 tx/s during the
+backup (0.12) and 12 tx/s during the raw dump (0.13): the single store process is busy reading
+either way, the snapshot transaction holds no writer up beyond that; restore 8.44 s for 20,575
+documents, unpacking and verification included, vs raw insert_many 4.57 s (1.85). (An earlier run,
+one transaction per database, load 13.3: 3.48 s vs 2.00 s (1.74); writer 0.13 vs 0.22; restore 0.87.)
 """
 
 from __future__ import annotations
