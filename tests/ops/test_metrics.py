@@ -156,6 +156,9 @@ def test_an_issued_document_counts_as_issued_with_its_signatures_by_level(system
     # Issued the same working day: nothing late against R-4.2a, on the console and the gauge alike.
     facts = ops_status(urls, "dispatch")
     assert facts["issuing_late"] == 0 and isinstance(facts["issued_late"], int)
+    late = http.get(f"{urls['dispatch']}/issuing/late", timeout=10)  # the same query, for the clerk
+    assert late.status_code == 200, late.text
+    assert len(late.json()["overdue"]) == facts["issuing_late"] and len(late.json()["late"]) == facts["issued_late"]
     assert value(scrape(urls["dispatch"]), "vanthu_issuing_late_documents", standing="overdue") == 0
 
 

@@ -24,7 +24,7 @@ from services.dispatch.handlers.recall import (
     cancel_outgoing,
     recall_outgoing,
 )
-from services.dispatch.handlers.issuing_health import issuing_facts, late_issuing
+from services.dispatch.handlers.issuing_health import issuing_facts, late_issuing_rows
 from services.dispatch.handlers.redelivery import redelivery_loop
 from services.dispatch.handlers.replies import on_incoming_registered
 from services.dispatch.handlers.signatures import (
@@ -227,7 +227,7 @@ async def unacknowledged(request: Request) -> list[dict]:
 @router.get("/issuing/late")
 async def late_issuing(request: Request) -> dict:
     """R-4.2a: documents signed but not issued by the next working morning, and those issued late."""
-    flagged = await late_issuing(ctx_of(request).store.db, utcnow())
+    flagged = await late_issuing_rows(ctx_of(request).store.db, utcnow())
     return {standing: [_public(row) for row in rows] for standing, rows in flagged.items()}
 
 

@@ -21,7 +21,7 @@ def count_issued(record: dict) -> None:
     ISSUED.labels(urgency="urgent" if record.get("urgency", 0) > 0 else "normal").inc()
 
 
-async def late_issuing(db, now: dt.datetime) -> dict[str, list[dict]]:
+async def late_issuing_rows(db, now: dt.datetime) -> dict[str, list[dict]]:
     """{"overdue": [...], "late": [...]}, each row with its `issue_standing`, deadline first."""
     rows = await db[repo.OUTGOING].find(
         {"issue_due_at": {"$exists": True}},
@@ -38,7 +38,7 @@ async def late_issuing(db, now: dt.datetime) -> dict[str, list[dict]]:
 
 async def issuing_facts(ctx: ServiceContext) -> dict:
     """{"issuing_late": n overdue now, "issued_late": n issued after their deadline}."""
-    flagged = await late_issuing(ctx.store.db, utcnow())
+    flagged = await late_issuing_rows(ctx.store.db, utcnow())
     for standing, rows in flagged.items():
         LATE.labels(standing=standing).set(len(rows))
     return {"issuing_late": len(flagged["overdue"]), "issued_late": len(flagged["late"])}
