@@ -24,11 +24,11 @@ message in flight between two services may then be in neither) or `--consistency
 services stopped.
 
 Not in the backup, on purpose: the signing keys (they never leave the token; the token has its
-own backup: SoftHSM2's token directory, `TOKEN_CONFIG_DIR/tokens`, copied while the signing
-service is stopped, or the HSM vendor's procedure), the token issuers' keys (AUTH_KEYS_DIR; made
-again with `vanthu keys`, or kept by the operator with the other secrets), and the archive's
-search index (VAR_DIR/archive-search: derived from the store; a restore deletes the target's, so
-the archive rebuilds it at its next start).
+own backup: SoftHSM2's TOKEN_CONFIG_DIR — `tokens/`, `softhsm2.conf`, the certificates in `pki/`
+— copied while the signing service is stopped, or the HSM vendor's procedure); the token
+issuers' keys (AUTH_KEYS_DIR: made again with `vanthu keys`, or kept with the other secrets); the
+configuration (environment, deploy/); and the archive's search index (VAR_DIR/archive-search:
+derived from the store; a restore deletes the target's, so the archive rebuilds it at its start).
 """
 
 from __future__ import annotations
@@ -493,7 +493,8 @@ def create_command(
     console.print(table)
     console.print(f"{len(done.manifest['files'])} files in {done.seconds:.1f} s; {done.manifest['consistency']}")
     console.print(f"manifest SHA-256 {done.manifest_sha256} (note it: the manifest proves the files, this proves the manifest)")
-    console.print("Not included: the token's keys (back up TOKEN_CONFIG_DIR/tokens), AUTH_KEYS_DIR, the search index (rebuilt).")
+    console.print("Not included: the token's keys (back up TOKEN_CONFIG_DIR with the signing service stopped), AUTH_KEYS_DIR, "
+                  "the configuration (environment, deploy/), the search index (rebuilt by the archive).")
 
 
 @backup_app.command("verify")
