@@ -49,7 +49,30 @@ DOSSIER = {"code": "2026.01.VP", "title": "Hồ sơ văn bản đến", "creator
            "retention": {"label": "10 năm"}, "history": [{"at": NOW, "by": "cc.vanphong", "action": "submitted"}]}
 AUDIT = [{"at": NOW, "actor": "system:intake", "action": "incoming.registered", "origin": "bus:intake.packages", "seq": 3,
           "hash": "ef" * 32}]
+# the operator's console (R-13): what /ops/… of the services answer
+DEAD_LETTER = {"id": "dl-1", "queue": "intake.packages", "failed_queue": "intake.packages", "message_id": "m-1",
+               "message_type": "gateway.PackageReceived.v1", "routing_key": "normal.gateway.package.received",
+               "reason": "undecodable message: Invalid JSON", "failed_at": NOW, "retry_count": 0, "replays": 0,
+               "state": "open", "history": [], "headers": {"x-failure-reason": "undecodable message: Invalid JSON",
+                                                            "x-failed-queue": "intake.packages", "x-retry-count": 0},
+               "body": '{"package_id": "p-1", "sender": {"organ_id": "000.01.00.H56"}}', "body_encoding": "utf-8",
+               "body_size": 61}
+STATUS = {"version": {"package": "0.1.0", "commit": "abc123def456"}, "started_at": NOW, "replica": 1, "pid": 4242,
+          "ready": {"store": True, "broker": True}, "recent_errors": [], "dead_letters_open": {}}
 ANSWERS = {
+    ("intake", "/ops/status"): {**STATUS, "service": "intake", "dead_letters_open": {"intake.packages": 1}, "recent_errors": [
+        {"timestamp": "2026-12-01T07:59:00Z", "level": "error", "event": "message dead-lettered", "queue": "intake.packages",
+         "reason": "undecodable message: Invalid JSON"}]},
+    ("gateway", "/ops/status"): {**STATUS, "service": "gateway", "axis": {
+        "url": "http://axis.example", "reachable": True, "last_poll_at": NOW, "last_successful_poll_at": NOW,
+        "last_error": None, "sends_waiting": 2, "sends_failed": 0}, "recent_errors": [
+        {"timestamp": "2026-12-01T07:59:30Z", "level": "error", "event": "axis send failed", "error": "timeout"}]},
+    ("signing", "/ops/status"): {**STATUS, "service": "signing",
+                                 "token": {"available": True, "label": "vanthu", "error": None, "checked_at": NOW},
+                                 "certificates": [{"kind": "key", "key": "agency", "subject": "UBND xã Hoằng Đức",
+                                                   "not_after": "2027-01-15T00:00:00+00:00", "days_left": 20.5}]},
+    ("intake", "/ops/dead-letters"): [{k: v for k, v in DEAD_LETTER.items() if k not in ("body", "body_encoding")}],
+    ("intake", "/ops/dead-letters/dl-1"): DEAD_LETTER,
     ("intake", "/documents"): [INCOMING],
     ("intake", "/documents/in-1"): INCOMING,
     ("intake", "/documents/in-1/audit"): AUDIT,
@@ -124,7 +147,8 @@ class RecordedServices:
 USERS = {"clerk": "vanthu", "chairman": "chutich", "vice_chairman": "phochutich", "officer": "cc.vanphong",
          "archivist": "luutru", "operator": "vanhanh"}
 SAMPLE = {"{key}": {"/van-ban-den/": "in-1", "/van-ban-di/": "out-1"}, "{rid}": "material:1", "{sha256}": "ab" * 32,
-          "{year}": "2026", "{fmt}": "xlsx", "{draft_id}": "dr-1", "{code}": "2026.01.VP"}
+          "{year}": "2026", "{fmt}": "xlsx", "{draft_id}": "dr-1", "{code}": "2026.01.VP",
+          "{service}": "intake", "{dead_letter_id}": "dl-1"}
 
 
 def concrete(path: str) -> str:

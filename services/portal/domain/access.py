@@ -80,8 +80,11 @@ ACCESS: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/ho-so/{code}/tiep-nhan"): ARCHIVIST,
     ("POST", "/ho-so/{code}/tra-lai"): ARCHIVIST,
     ("POST", "/ho-so/{code}/de-nghi-huy"): ARCHIVIST,
-    # --- the operator (the full console is a later issue) -------------------------------------
+    # --- the operator's console: health, queues, dead letters, axis, token, errors -------
     ("GET", "/van-hanh"): OPERATOR,
+    ("GET", "/van-hanh/thong-diep-loi/{service}/{dead_letter_id}"): OPERATOR,
+    ("POST", "/van-hanh/thong-diep-loi/{service}/{dead_letter_id}/phat-lai"): OPERATOR,
+    ("POST", "/van-hanh/thong-diep-loi/{service}/{dead_letter_id}/huy-bo"): OPERATOR,
 }
 
 # Reachable while the password must still be changed (first sign-in, R-15.2).

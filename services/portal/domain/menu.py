@@ -26,7 +26,7 @@ MENU: list[MenuEntry] = [
     MenuEntry("dossiers", "Hồ sơ", "/ho-so"),
     MenuEntry("archive", "Lưu trữ", "/luu-tru"),
     MenuEntry("search", "Tra cứu", "/tra-cuu"),
-    MenuEntry("operator", "Tình trạng hệ thống", "/van-hanh"),
+    MenuEntry("operator", "Vận hành hệ thống", "/van-hanh"),
 ]
 
 HOME = {
