@@ -23,6 +23,11 @@ too big to read in that time takes `--consistency database` (one transaction per
 message in flight between two services may then be in neither) or `--consistency none` with the
 services stopped.
 
+After a restore: what was published in the last 24 hours before the backup (--replay-hours) is
+published again when the services start (outbox rows back to pending: those messages may have
+been in the broker, which is not backed up; the consumers' inbox marks make a second delivery
+harmless), and each restored audit log gets a `backup.restored` entry (sealed by the service).
+
 Not in the backup, on purpose: the signing keys (they never leave the token; the token has its
 own backup: SoftHSM2's TOKEN_CONFIG_DIR — `tokens/`, `softhsm2.conf`, the certificates in `pki/`
 — copied while the signing service is stopped, or the HSM vendor's procedure); the token
@@ -34,12 +39,14 @@ derived from the store; a restore deletes the target's, so the archive rebuilds 
 from __future__ import annotations
 
 import datetime as dt
+import getpass
 import hashlib
 import shutil
 import subprocess
 import tarfile
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -63,12 +70,16 @@ from rich.table import Table
 from devstack.processes import SERVICES
 from shared import backup_manifest as bm
 from shared.config import REPO_ROOT, Settings
+from shared.db import AUDIT, OUTBOX
 
 backup_app = typer.Typer(help="back up the store and restore it into an empty system (R-13)", no_args_is_help=True)
 console = Console()
 
 RAW = CodecOptions(document_class=RawBSONDocument)
 CHUNK = 1 << 20
+# Outbox rows sent this long before the backup are published again after a restore (the broker's
+# queues, retries and delays are not in the backup); more than the longest retry path.
+REPLAY_WINDOW = dt.timedelta(hours=24)
 INSERT_BATCH_BYTES = 8 << 20
 INSERT_BATCH_DOCS = 1000
 TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz")
@@ -98,6 +109,7 @@ class Restored:
     documents: int
     removed_index_files: list[Path] = field(default_factory=list)
     seconds: float = 0.0
+    replayed: dict[str, int] = field(default_factory=dict)  # target database -> outbox rows made pending again
 
 
 def _client(url: str) -> MongoClient:
@@ -387,9 +399,39 @@ def _insert_all(collection, handle: IO[bytes]) -> int:
     return total
 
 
-def restore_backup(src: Path, *, mongodb_url: str, prefix: str, var_dir: Path | None) -> Restored:
+def _replay_in_flight(client: MongoClient, targets: list[str], since: dt.datetime) -> dict[str, int]:
+    """Messages published shortly before the backup may have been in the broker, which is not
+    backed up: those outbox rows go back to pending and the relay publishes them again at start.
+    Consumers are idempotent (inbox marks, restored too), so one already handled changes nothing."""
+    replayed = {}
+    for name in targets:
+        result = client[name][OUTBOX].update_many({"state": "sent", "sent_at": {"$gte": since}},
+                                                  {"$set": {"state": "pending", "replayed_after_restore": True}})
+        replayed[name] = result.modified_count
+    return replayed
+
+
+def _audit_restore(client: MongoClient, mapping: dict[str, str], manifest: dict[str, Any], manifest_sha256: str,
+                   replayed: dict[str, int]) -> None:
+    """The restore is a change of state: an entry in each restored audit log (R-4.1), unsealed
+    like every new entry; the service's chainer seals it onto the restored chain at start."""
+    at = dt.datetime.now(dt.timezone.utc)
+    at = at.replace(microsecond=at.microsecond // 1000 * 1000)
+    for source, target in mapping.items():
+        client[target][AUDIT].insert_one({
+            "_id": uuid.uuid4().hex, "at": at, "action": "backup.restored", "subject_type": "database",
+            "subject_id": target, "actor": "system:backup", "correlation_id": None, "origin": "cli:vanthu backup restore",
+            "details": {"from_database": source, "backup_created_at": manifest["created_at"],
+                        "backup_source": manifest["source"], "manifest_sha256": manifest_sha256,
+                        "os_user": getpass.getuser(), "outbox_replayed": replayed.get(target, 0)},
+        })
+
+
+def restore_backup(src: Path, *, mongodb_url: str, prefix: str, var_dir: Path | None,
+                   replay_window: dt.timedelta = REPLAY_WINDOW) -> Restored:
     """Into an empty system only: refused, before anything is written, if a target database holds
-    a document. Checks the backup first and the counts after."""
+    a document. Checks the backup first and the counts after; then what was published in the last
+    `replay_window` before the backup goes out again, and each restored audit log records it."""
     started = time.monotonic()
     archive = _Reader(src)
     unpacked = tempfile.TemporaryDirectory(prefix="vanthu-restore-")
@@ -434,6 +476,11 @@ def restore_backup(src: Path, *, mongodb_url: str, prefix: str, var_dir: Path | 
                 wrong.append(f"{mapping[source_db]}.{name}: {have} documents, backup has {count}")
         if wrong:
             raise BackupError("restored, but the counts differ:\n  " + "\n  ".join(wrong))
+        since = dt.datetime.fromisoformat(manifest["created_at"]) - replay_window
+        replayed = _replay_in_flight(client, list(mapping.values()), since) if replay_window else {}
+        with reader.open(bm.MANIFEST_NAME) as handle:
+            manifest_sha256 = hashlib.sha256(handle.read()).hexdigest()
+        _audit_restore(client, mapping, manifest, manifest_sha256, replayed)
     except PyMongoError as exc:
         if not written:
             raise BackupError(f"the store at {mongodb_url} could not be used: {exc}; nothing restored") from exc
@@ -454,7 +501,7 @@ def restore_backup(src: Path, *, mongodb_url: str, prefix: str, var_dir: Path | 
             for stale in path.parent.glob(path.name + "*"):
                 stale.unlink()
                 removed.append(stale)
-    return Restored(mapping, documents, removed, time.monotonic() - started)
+    return Restored(mapping, documents, removed, time.monotonic() - started, replayed)
 
 
 # --- the commands -------------------------------------------------------------------------------
@@ -520,17 +567,22 @@ def restore_command(
     mongodb_url: str = URL_OPTION,
     prefix: str = PREFIX_OPTION,
     var_dir: Path = typer.Option(None, help="the restored system's var dir, for its search index (default: VAR_DIR)"),
+    replay_hours: float = typer.Option(REPLAY_WINDOW.total_seconds() / 3600, help="publish again what was sent this many "
+                                       "hours before the backup (it may have been in the broker); 0: nothing"),
 ) -> None:
     """Restore into an EMPTY system (its services stopped); refused if any target database holds data."""
     settings = Settings()
     try:
         done = restore_backup(src, mongodb_url=mongodb_url or settings.mongodb_url, prefix=prefix or settings.database_prefix,
-                              var_dir=var_dir or settings.var_dir)
+                              var_dir=var_dir or settings.var_dir, replay_window=dt.timedelta(hours=replay_hours))
     except BackupError as exc:
         _fail(str(exc))
     for source, target in done.databases.items():
         console.print(f"{source} → {target}")
     console.print(f"[green]restored[/green] {done.documents} documents in {done.seconds:.1f} s"
                   + (f"; search index removed: {', '.join(map(str, done.removed_index_files))}" if done.removed_index_files else ""))
+    if any(done.replayed.values()):
+        console.print("published again at start (sent shortly before the backup; consumers skip what they had): "
+                      + ", ".join(f"{name} {count}" for name, count in done.replayed.items() if count))
     console.print("Next: start the services (the archive rebuilds its search index), then `vanthu audit verify` "
                   "and a fixity run (POST /fixity/run on the archive, as the operator).")

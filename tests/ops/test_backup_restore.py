@@ -7,7 +7,8 @@ naming the file once one byte of it is changed. `backup restore` puts it under a
 before a second system (own var dir, token, axis, virtual host) starts on it: the same documents
 with the same register numbers and files, the audit chains and a fixity run pass, search finds
 the document again (the index rebuilt, not copied), the next arrival takes the next number, and
-restoring again into the now non-empty system is refused.
+restoring again into the now non-empty system is refused. What was published shortly before the
+backup goes out again and changes nothing twice; the restore is in the audit chain.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import time
 import uuid
 
 import pytest
+from pymongo import MongoClient
 from typer.testing import CliRunner
 
 from devstack.cli import _verify_services, app
@@ -162,6 +164,7 @@ def test_a_running_system_backed_up_and_restored_into_an_empty_one(system, mongo
                                    "--prefix", target_prefix, "--var-dir", str(var2)])
     assert restored.exit_code == 0, restored.output
     print(next(line for line in restored.output.splitlines() if "restored" in line))
+    assert "published again" in restored.output  # minutes-old messages may have been in the broker
     assert not stale.exists()
     refused = runner.invoke(app, ["backup", "restore", str(damaged), "--mongodb-url", mongodb_url, "--prefix", f"rs{uuid.uuid4().hex[:8]}"])
     assert refused.exit_code == 1 and "nothing restored" in refused.output
@@ -198,6 +201,18 @@ def test_a_running_system_backed_up_and_restored_into_an_empty_one(system, mongo
         highest = max(d["register"]["number"] for d in get(f"{urls2['intake']}/documents?limit=500")
                       if d.get("register") and d["id"] != later["id"] and d["register"]["year"] == later["register"]["year"])
         assert later["register"]["number"] == highest + 1
+        # What the restore published again was recognised, not handled twice: nothing doubled.
+        time.sleep(3)
+        assert len(get(f"{urls2['intake']}/documents?limit=500")) == counts[(f"{source_prefix}_intake", "documents")] + 1
+        assert len(get(f"{urls2['dispatch']}/outgoing?limit=500")) == counts[(f"{source_prefix}_dispatch", "outgoing")]
+        store = MongoClient(mongodb_url, tz_aware=True)
+        try:
+            restore_entry = store[f"{target_prefix}_intake"].audit_log.find_one({"action": "backup.restored"})
+            assert restore_entry["details"]["manifest_sha256"] and restore_entry.get("seq")  # sealed onto the chain
+            wait_until(lambda: store[f"{target_prefix}_intake"].outbox.count_documents({"replayed_after_restore": True, "state": "pending"}),
+                       lambda n: n == 0, timeout=60, what="the replayed messages published")
+        finally:
+            store.close()
 
         # Every audit chain of the restored system verifies (R-4.1), the same check as `vanthu audit verify`.
         monkeypatch.setenv("MONGODB_URL", mongodb_url)

@@ -52,6 +52,10 @@ def _seed(client, prefix: str) -> bytes:
         {"_id": ObjectId(), "subject": "Về việc triển khai"},
     ])
     db.counters.insert_one({"_id": "incoming:2026", "value": 41})
+    now = dt.datetime.now(dt.timezone.utc)
+    db.outbox.insert_many([{"_id": "recent", "state": "sent", "sent_at": now - dt.timedelta(minutes=5)},
+                           {"_id": "old", "state": "sent", "sent_at": now - dt.timedelta(days=3)},
+                           {"_id": "waiting", "state": "pending"}])
     db.audit_log.create_index([("seq", 1)], name="chain_seq", unique=True, partialFilterExpression={"seq": {"$exists": True}})
     db.audit_log.insert_many([{"_id": uuid.uuid4().hex, "seq": i, "action": "x"} for i in (1, 2)])
     pdf = b"%PDF-1.7\n" + bytes(range(256)) * 2000  # more than one GridFS chunk
@@ -71,9 +75,18 @@ def test_every_type_and_file_comes_back_byte_for_byte_under_another_prefix(clien
 
     restored = restore_backup(done.path, mongodb_url=mongodb_url, prefix=target, var_dir=None)
     assert restored.databases[f"{source}_intake"] == f"{target}_intake"
-    for database, collection in [("intake", "documents"), ("intake", "counters"), ("intake", "audit_log"),
-                                 ("archive", "files.files"), ("archive", "files.chunks")]:
+    for database, collection in [("intake", "documents"), ("intake", "counters"), ("archive", "files.files"),
+                                 ("archive", "files.chunks")]:
         assert _raw(client, f"{target}_{database}", collection) == _raw(client, f"{source}_{database}", collection)
+    # The restored chain as it was, plus the restore itself, unsealed until the service seals it.
+    chain = _raw(client, f"{target}_intake", "audit_log")
+    assert [d for d in chain if b"backup.restored" not in d] == _raw(client, f"{source}_intake", "audit_log")
+    [entry] = client[f"{target}_intake"].audit_log.find({"action": "backup.restored"})
+    assert "seq" not in entry and entry["details"]["manifest_sha256"] == done.manifest_sha256
+    assert entry["details"]["from_database"] == f"{source}_intake" and entry["details"]["outbox_replayed"] == 1
+    # What was sent shortly before the backup goes out again; older and pending rows as they were.
+    states = {d["_id"]: d["state"] for d in client[f"{target}_intake"].outbox.find()}
+    assert states == {"recent": "pending", "old": "sent", "waiting": "pending"} and restored.replayed[f"{target}_intake"] == 1
     back = gridfs.GridFSBucket(client[f"{target}_archive"], bucket_name="files").open_download_stream_by_name("a.pdf").read()
     assert hashlib.sha256(back).digest() == hashlib.sha256(pdf).digest()
     index = {i["name"]: i for i in client[f"{target}_intake"].audit_log.list_indexes()}["chain_seq"]
