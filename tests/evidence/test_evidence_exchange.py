@@ -155,6 +155,28 @@ def test_every_package_both_ways_is_kept_chained_and_sealed(system):
         assert facts["evidence"]["entries"] >= 6 and facts["max_package_bytes"] == MAX_PACKAGE_BYTES
 
 
+def test_a_redelivered_package_is_kept_as_evidence_once(system):
+    """The same bytes as a second axis item: not processed again, but what the axis delivered is
+    kept — one entry for the second item, pointing at the first package, counted once even if
+    that item is offered again."""
+    stack, urls = system
+    [sent] = agency_send(urls, PROVINCE_OFFICE, subject="Văn bản được trục gửi lại")
+    doc = wait_until(lambda: incoming(urls, sent["document_id"]), lambda d: d is not None and d["state"] == "registered",
+                     what="registration")
+    again = httpx.post(f"{urls['axis']}/_sim/agencies/{PROVINCE_OFFICE}/redeliver", json={"axis_doc_id": sent["axis_doc_id"]},
+                       timeout=30)
+    assert again.status_code == 200, again.text
+    second = again.json()["axis_doc_id"]
+    log = wait_until(lambda: evidence(urls), lambda log: any(e["axis_doc_id"] == second for e in log["entries"]) and log["unsealed"] == 0,
+                     what="the second item in the evidence log, sealed")
+    first_entry = next(e for e in log["entries"] if e["axis_doc_id"] == sent["axis_doc_id"])
+    [second_entry] = [e for e in log["entries"] if e["axis_doc_id"] == second]
+    assert second_entry["ref"] == {"duplicate_of": doc["package_id"]} and second_entry["sha256"] == first_entry["sha256"]
+    assert get(f"{urls['gateway']}/packages/{doc['package_id']}")["duplicates"] == 1
+    assert len([d for d in get(f"{urls['intake']}/documents?limit=500") if d["response_for"]["document_id"] == sent["document_id"]]) == 1
+    assert verify_cli(stack).returncode == 0
+
+
 def test_a_changed_entry_makes_verify_fail_naming_its_seq(system):
     stack, urls = system
     if not evidence(urls)["entries"]:

@@ -36,11 +36,16 @@ async def insert_package(uow: UnitOfWork, package: dict[str, Any]) -> None:
     await uow.db[PACKAGES].insert_one(package, session=uow.session)
 
 
-async def note_duplicate(db: AsyncDatabase, package_id: str, axis_doc_id: str) -> None:
-    await db[PACKAGES].update_one(
-        {"_id": package_id},
+async def note_duplicate(db: AsyncDatabase, package_id: str, axis_doc_id: str, *, session=None, once: bool = False) -> bool:
+    """Count another axis item carrying a package already taken; `once`: not when that axis
+    item was counted before (offered again after a lost acknowledgement). True if counted."""
+    query = {"_id": package_id, **({"duplicate_axis_doc_ids": {"$ne": axis_doc_id}} if once else {})}
+    result = await db[PACKAGES].update_one(
+        query,
         {"$inc": {"duplicates": 1}, "$push": {"duplicate_axis_doc_ids": axis_doc_id}, "$set": {"last_duplicate_at": utcnow()}},
+        session=session,
     )
+    return result.matched_count == 1
 
 
 async def insert_send(uow: UnitOfWork, send: dict[str, Any]) -> None:

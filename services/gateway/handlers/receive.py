@@ -100,14 +100,14 @@ async def receive_item(ctx: ServiceContext, axis: AxisClient, item: ReceivedItem
     reused_id_of = None
     if (first := await repo.find_package_by_dedup_key(db, dedup_key)) is not None:
         if contents is None or first.get("content_digest") in (None, contents):
-            await _duplicate(ctx, axis, first, item)
+            await _duplicate(ctx, axis, first, item, (data, header, kind))
             return "duplicate"
         # Same sender and DocumentId, other content: a second document reusing the number. It is
         # not dropped; intake registers it and flags it to the clerk.
         reused_id_of = first["_id"]
         dedup_key = f"{dedup_key}|{contents}"
         if (again := await repo.find_package_by_dedup_key(db, dedup_key)) is not None:
-            await _duplicate(ctx, axis, again, item)
+            await _duplicate(ctx, axis, again, item, (data, header, kind))
             return "duplicate"
 
     package_id = uuid.uuid4().hex
@@ -153,7 +153,7 @@ async def receive_item(ctx: ServiceContext, axis: AxisClient, item: ReceivedItem
         await ctx.store.transaction(work)
     except DuplicateKeyError:  # a concurrent poll took the same package first
         first = await repo.find_package_by_dedup_key(db, dedup_key) or await repo.find_package_by_axis_id(db, item.doc_id)
-        await _duplicate(ctx, axis, first, item)
+        await _duplicate(ctx, axis, first, item, (data, header, kind))
         return "duplicate"
     # Acknowledge only once the package and its message are durably stored.
     await _acknowledge(axis, item.doc_id, "done")
@@ -217,12 +217,36 @@ def _message_for(kind: str, record: dict, data: bytes, blob):
     )
 
 
-async def _duplicate(ctx: ServiceContext, axis: AxisClient, first: dict | None, item: ReceivedItem) -> None:
+async def _duplicate(ctx: ServiceContext, axis: AxisClient, first: dict | None, item: ReceivedItem,
+                     received: tuple | None = None) -> None:
     if first is not None:
-        await repo.note_duplicate(ctx.store.db, first["_id"], item.doc_id)
+        if received is None or first.get("axis_doc_id") == item.doc_id:
+            await repo.note_duplicate(ctx.store.db, first["_id"], item.doc_id)
+        else:
+            await _keep_duplicate(ctx, first, item, *received)
     await _acknowledge(axis, item.doc_id, "done")
     RECEIVED.labels(kind=(first or {}).get("kind", "unknown"), outcome="duplicate").inc()
     log.info("duplicate package acknowledged again", axis_doc_id=item.doc_id, first_package=(first or {}).get("_id"))
+
+
+async def _keep_duplicate(ctx: ServiceContext, first: dict, item: ReceivedItem, data: bytes, header, kind: str) -> None:
+    """Another axis item with a package already taken is still something the axis delivered:
+    its bytes are kept and it enters the evidence log once, beside the count on the first."""
+    blob = await ctx.blobs.put(data, media_type="application/xml", name=f"{item.doc_id}.edxml")
+
+    async def work(uow):
+        if not await repo.note_duplicate(uow.db, first["_id"], item.doc_id, session=uow.session, once=True):
+            return  # this axis item was counted already (offered again)
+        await evidence_store.insert(uow, evidence.entry(
+            direction="received", kind=kind, axis_doc_id=item.doc_id, sender=header.sender_organ_id or item.from_code,
+            recipients=[item.to_code or ctx.settings.agency_id],
+            document_id=header.document_id if kind == "edoc" else header.response_for_document_id,
+            status_code=header.status_code, sha256=blob.sha256, size=len(data),
+            raw={"bucket": evidence_store.BUCKET, "sha256": blob.sha256}, ref={"duplicate_of": first["_id"]}))
+        uow.audit("package.duplicate", subject_type="package", subject_id=first["_id"], actor=ACTOR,
+                  details={"axis_doc_id": item.doc_id, "from": item.from_code, "sha256": blob.sha256})
+
+    await ctx.store.transaction(work)
 
 
 async def _acknowledge(axis: AxisClient, doc_id: str, status: str) -> None:
