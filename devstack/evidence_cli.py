@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -19,12 +20,16 @@ console = Console()
 SERVICES_WITH_EVIDENCE = ("gateway",)
 
 
-async def _verify(service: str):
+async def _verify(service: str, tsa_ca: list[Path]):
     from services.gateway.handlers.evidence import verify
     from shared.config import Settings
     from shared.db import Store
 
     settings = Settings()  # fresh: the environment as it is now
+    if tsa_ca:
+        settings = settings.model_copy(update={"tsa_trust_roots": tsa_ca})
+    elif not (settings.tsa_trust_roots or settings.trust_roots) and (local := settings.var_dir / "tsa" / "ca.crt.pem").exists():
+        settings = settings.model_copy(update={"tsa_trust_roots": [local]})  # `vanthu up`'s local TSA
     store = Store(settings.mongodb_url, settings.database_name(service), app_name="vanthu-evidence")
     try:
         return settings.database_name(service), await verify(store.db, settings)
@@ -36,12 +41,14 @@ async def _verify(service: str):
 def verify_command(
     service: str = typer.Option("gateway", "--service", "-s", help="the service whose evidence log to check"),
     as_json: bool = typer.Option(False, "--json", help="print the report as JSON"),
+    tsa_ca: list[Path] = typer.Option(None, "--tsa-ca", help="PEM of a CA the TSA must chain to (repeatable); "
+                                      "default TSA_TRUST_ROOTS, else TRUST_ROOTS, else VAR_DIR/tsa/ca.crt.pem"),
 ) -> None:
     """Recompute the evidence log's chain, seals and raw bytes; name the first broken link."""
     if service not in SERVICES_WITH_EVIDENCE:
         raise typer.BadParameter(f"only {', '.join(SERVICES_WITH_EVIDENCE)} keeps an evidence log", param_hint="--service")
     try:
-        database, report = asyncio.run(_verify(service))
+        database, report = asyncio.run(_verify(service, tsa_ca or []))
     except Exception as exc:  # the store away
         console.print(f"[red]ERROR: {escape(str(exc))}[/red]")
         raise typer.Exit(2)

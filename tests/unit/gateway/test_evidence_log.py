@@ -235,3 +235,30 @@ async def test_two_sealers_never_seal_overlapping_batches(log_store):
     assert spans[0][0] == 1 and spans[-1][1] == 13
     assert all(b[0] == a[1] + 1 for a, b in zip(spans, spans[1:]))
     assert (await evidence.verify(db_store.db, settings)).ok
+
+
+async def test_the_cli_passes_then_names_the_broken_seq(log_store, tsa_server):
+    """`vanthu evidence verify` reads the store the environment names; exit 1 naming the seq."""
+    from typer.testing import CliRunner
+
+    from devstack.cli import app as cli_app
+
+    _, ca = tsa_server
+    db_store, settings = log_store
+    await _exchange(db_store, 3)
+    await evidence.chainer(db_store).seal_all()
+    await evidence.seal_all(db_store.db, settings)
+    env = {"MONGODB_URL": settings.mongodb_url, "DATABASE_PREFIX": settings.database_prefix, "COLUMNS": "250",
+           "TRUST_ROOTS": "[]", "TSA_TRUST_ROOTS": "[]", "VAR_DIR": str(settings.var_dir)}
+
+    def run(*args: str):
+        return CliRunner().invoke(cli_app, ["evidence", "verify", *args], env=env)
+
+    result = await asyncio.to_thread(run, "--tsa-ca", str(ca))
+    assert result.exit_code == 0, result.output
+    assert "ok" in result.output
+    result = await asyncio.to_thread(run)  # no TSA root anywhere: the seals cannot be trusted
+    assert result.exit_code == 1 and "no TSA trust roots" in result.output, result.output
+    await db_store.db[store_.EVIDENCE].update_one({"seq": 2}, {"$set": {"document_id": "đã sửa"}})
+    result = await asyncio.to_thread(run, "--tsa-ca", str(ca))
+    assert result.exit_code == 1 and "BROKEN at seq 2" in result.output, result.output
