@@ -169,6 +169,11 @@ def test_every_malformed_package_is_refused_with_a_reason_and_nothing_is_lost(sy
                                             "files.0": {"$exists": True}}) == 0
     # No message lost or parked: every dead-letter queue is empty; every service still answers.
     assert set(asyncio.run(_dead_letters(amqp_url)).values()) == {0}
+    # …nor kept for the operator: each service moves its DLQs into its `dead_letters` (shared/bus/dead_letters.py).
+    store = pymongo.MongoClient(stack.env["MONGODB_URL"])
+    kept = {name: store[f"{stack.env['DATABASE_PREFIX']}_{name}"]["dead_letters"].count_documents({})
+            for name in ("gateway", "intake", "dispatch", "signing", "archive")}
+    assert set(kept.values()) == {0}, kept
     for name in ("gateway", "intake", "dispatch", "signing", "archive"):
         assert httpx.get(f"{urls[name]}/healthz", timeout=10).status_code == 200
     print(f"\nmalformed stream: {N} generated, {len(accepted)} past the axis and refused 02 by intake, "
