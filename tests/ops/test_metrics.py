@@ -13,6 +13,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from services.intake.handlers.health import REFUSAL_CATEGORIES
 from shared.contracts.messages import PackageReceived
 from shared.pdfdocs import DocumentText, render_document
 from staff_http import http
@@ -84,16 +85,20 @@ def test_incoming_documents_move_the_registered_refused_and_poll_counters(system
     _, urls = system
     before_intake, before_gateway = scrape(urls["intake"]), scrape(urls["gateway"])
     good = agency_send(urls, PROVINCE_OFFICE, subject="Về việc báo cáo số liệu vận hành")
-    tampered = agency_send(urls, HOME_AFFAIRS, subject="Văn bản bị sửa sau khi ký", fault="tamper_after_signing")
+    tampered = agency_send(urls, HOME_AFFAIRS, subject="Văn bản không có chữ ký số", fault="unsigned")
     wait_until(lambda: incoming(urls, good), lambda d: d is not None and d["state"] == "registered", what="registration")
-    wait_until(lambda: incoming(urls, tampered), lambda d: d is not None and d["state"] == "refused", what="refusal")
+    refused = wait_until(lambda: incoming(urls, tampered), lambda d: d is not None and d["state"] == "refused", what="refusal")
+    # Counted under its first failed check's category (R-6.1: here the signature, which is missing).
+    first_failed = next(c["name"] for c in refused["verification"]["checks"] if c["outcome"] == "failed")
+    category = REFUSAL_CATEGORIES.get(first_failed, "other")
+    assert category == "signature", first_failed
 
     after = scrape(urls["intake"])
     assert value(after, "vanthu_documents_registered_total", source="axis") == \
         value(before_intake, "vanthu_documents_registered_total", source="axis") + 1
-    # a signature that no longer covers the document is refused, counted under "signature".
-    assert value(after, "vanthu_documents_refused_total", reason="signature") == \
-        value(before_intake, "vanthu_documents_refused_total", reason="signature") + 1
+    assert value(after, "vanthu_documents_refused_total", reason=category) == \
+        value(before_intake, "vanthu_documents_refused_total", reason=category) + 1
+    assert value(after, "vanthu_documents_refused_total") == value(before_intake, "vanthu_documents_refused_total") + 1
     assert value(after, "vanthu_bus_consumed_total", queue="intake.packages", outcome="ok") >= 2
     assert value(after, "vanthu_bus_handler_seconds_count", queue="intake.packages") >= 2
 
