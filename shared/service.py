@@ -36,6 +36,7 @@ from shared.contracts.base import Message
 from shared.db import Store, bind_audit_origin, wait_for_store
 from shared.logging import configure_logging, get_logger
 from shared.metrics import BROKER_UP, SERVICE_INFO, probe_store
+from shared.refusals import declare_refusals
 
 log = get_logger(__name__)
 
@@ -227,6 +228,7 @@ def create_app(definition: ServiceDefinition, settings: Settings | None = None) 
     included = [route for router in routers for route in router.routes]
     if missing := missing_rules([*app.routes, *included], rules):
         raise RuntimeError(f"{definition.name}: routes without an access rule (domain/access.py): {missing}")
+    declare_refusals(app)  # 422 carries a reason of the service's own too (shared/refusals.py)
     return app
 
 
