@@ -44,6 +44,10 @@ from shared.edxml.models import (
 )
 
 MAX_UNZIPPED_BYTES = 200 * 1024 * 1024  # one attachment; guards against zip bombs
+EDXML_NAMESPACE = "http://www.mic.gov.vn/TBT/QCVN_102_2016"
+# Fields a package has once (QCVN 102 §1.2): a second copy would make the reader pick one and the
+# sender mean the other (a second DocumentId defeats de-duplication), so it is refused.
+SINGLE_FIELDS = ("From", "DocumentId", "Code", "PromulgationInfo", "DocumentType", "Subject", "SignerInfo", "OtherInfo")
 T = TypeVar("T")
 
 
@@ -64,6 +68,9 @@ class EdxmlError(ValueError):
 
 
 def _parser(recover: bool = False) -> etree.XMLParser:
+    # huge_tree: a base64 attachment is one text node, often over libxml2's 10 MB default. What
+    # huge_tree would also lift stays bounded: depth (2048 levels) and entity amplification are
+    # still enforced by libxml2, no DTD is loaded and a DOCTYPE is refused (tests/hostile).
     return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
                            huge_tree=True, remove_comments=True, recover=recover)
 
@@ -180,7 +187,18 @@ def _root(data: bytes) -> etree._Element:
     if _local(root) != "edXML":
         raise EdxmlError([FieldError("edXML", f"the root element is {_local(root)!r}, not edXML",
                                      f"phần tử gốc là {_local(root)!r}, không phải edXML")])
+    namespace = etree.QName(root).namespace
+    if namespace not in (None, EDXML_NAMESPACE):  # unprefixed is read liberally; another vocabulary is not
+        raise EdxmlError([FieldError("edXML", f"the root element is in namespace {namespace!r}, not edXML's {EDXML_NAMESPACE}",
+                                     f"phần tử gốc thuộc không gian tên (namespace) {namespace!r}, không phải của edXML")])
     return root
+
+
+def _duplicates(r: "_Reader", h: etree._Element, base: str) -> None:
+    for name in SINGLE_FIELDS:
+        if (count := len(_kids(h, name))) > 1:
+            r.fail(f"{base}/{name}", f"duplicate element: appears {count} times, must appear once",
+                   f"bị lặp lại: xuất hiện {count} lần, chỉ được có một")
 
 
 def _header(root: etree._Element) -> etree._Element | None:
@@ -317,6 +335,7 @@ def parse_edoc(data: bytes) -> EdocPackage:
     if _kid(h, "StatusCode") is not None and _kid(h, "Code") is None:
         raise EdxmlError([FieldError(base, "this is a status package, not a document package",
                                      "đây là gói tin trạng thái, không phải gói tin văn bản")])
+    _duplicates(r, h, base)
     sender = _organization(r, _kid(h, "From"), f"{base}/From", name_required=True)
     to_elements = _kids(h, "To")
     recipients = [_organization(r, el, f"{base}/To[{i}]", name_required=False) for i, el in enumerate(to_elements, 1)]
