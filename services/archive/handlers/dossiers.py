@@ -5,6 +5,7 @@ a history line on the dossier; a dossier the archive has accepted refuses them a
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import uuid
 from collections.abc import Awaitable, Callable
@@ -16,7 +17,7 @@ from services.archive.domain.catalogue import CatalogueError, EntryState, entry_
 from services.archive.domain.dossiers import DossierError, DossierState, ItemFacts
 from shared import convert
 from shared.clock import utcnow, vn_date
-from shared.file_format import detect
+from shared.file_format import detect, pdf_problems
 from shared.staff import LEADERS, Role, load_staff
 
 OFFICE_FORMATS = {"docx": "docx", "odt": "odt", "doc": "doc", "rtf": "rtf", "xlsx": "xlsx", "ods": "ods", "xls": "xls"}
@@ -226,6 +227,8 @@ async def add_material(ctx, code: str, *, by: str, data: bytes, filename: str, t
     media_type, family = detect(data)
     if family is None:
         raise DossierError("Định dạng tệp không được chấp nhận (R-4.5: PDF, DOC/DOCX, ODT, XLS/XLSX, ODS, RTF, TXT, JPEG).")
+    if family == "pdf" and (refused := await asyncio.to_thread(pdf_problems, data, must_open=True)):
+        raise DossierError("; ".join(refused) + ".")
     files_bucket = ctx.extras["files"]
     original = await files_bucket.put(data, media_type=media_type, name=filename)
     files = [{"sha256": original.sha256, "size": original.size, "name": filename, "media_type": media_type,

@@ -30,8 +30,11 @@ def _lines(pdf: bytes, page: int) -> tuple[float, list[list[tuple[str, float, fl
     with tempfile.TemporaryDirectory() as work:
         path = Path(work) / "d.pdf"
         path.write_bytes(pdf)
-        html = subprocess.run(["pdftotext", "-bbox-layout", "-f", str(page), "-l", str(page), str(path), "-"],
-                              capture_output=True, check=True, timeout=60).stdout
+        try:
+            html = subprocess.run(["pdftotext", "-bbox-layout", "-f", str(page), "-l", str(page), str(path), "-"],
+                                  capture_output=True, check=True, timeout=60).stdout
+        except (subprocess.TimeoutExpired, subprocess.CalledProcessError) as exc:  # a hostile or broken PDF
+            raise NoSignatureBlock(f"the last page could not be read ({type(exc).__name__})") from exc
     root = etree.fromstring(html, etree.HTMLParser(encoding="utf-8"))
     height = float(root.find(".//page").get("height"))
     lines = [[(unicodedata.normalize("NFC", w.text or ""), float(w.get("xmin")), float(w.get("ymin")), float(w.get("xmax")), float(w.get("ymax")))

@@ -19,6 +19,7 @@ from shared.clock import utcnow
 from shared.contracts.messages import SignatureRequested
 from shared.directory import load_directory
 from shared.edxml import Priority
+from shared.file_format import pdf_problems
 from shared.logging import bind_correlation_id
 from shared.pdfdocs import DATE_FIELD, LEADER_FIELD, NUMBER_FIELD, field_names
 from shared.service import ServiceContext
@@ -31,6 +32,8 @@ class InvalidDraft(ValueError):
 def _check_pdf(pdf: bytes) -> int:
     if not pdf.startswith(b"%PDF-"):
         raise InvalidDraft("the file is not a PDF (it does not start with %PDF-)")
+    if refused := pdf_problems(pdf):  # scripts, launch actions, hidden files, encryption
+        raise InvalidDraft("; ".join(refused))
     try:
         reader = PdfFileReader(io.BytesIO(pdf), strict=False)
         pages = int(reader.root["/Pages"]["/Count"])

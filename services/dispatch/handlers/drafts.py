@@ -11,6 +11,7 @@ import io
 import uuid
 
 import httpx
+from pyhanko.pdf_utils.misc import PdfReadError
 from pyhanko.pdf_utils.reader import PdfFileReader
 
 from services.dispatch.adapters import signature_block
@@ -24,7 +25,7 @@ from services.dispatch.handlers.create import (
 )
 from shared.clock import utcnow
 from shared.db import UnitOfWork
-from shared.file_format import detect
+from shared.file_format import detect, pdf_problems
 from shared.logging import get_logger
 from shared.pdfdocs import LEADER_FIELD, field_names
 from shared.service import ServiceContext
@@ -42,6 +43,8 @@ async def _version(ctx: ServiceContext, name: str, data: bytes, by: str, now: dt
     family = detect(data)[1]
     if family not in rules.ACCEPTED_FORMATS:
         raise rules.DraftError(f"Dự thảo phải là PDF, DOCX hoặc ODT (tệp {name} là {family or 'định dạng khác'}).")
+    if family == "pdf" and (refused := pdf_problems(data)):  # before its text is read for the signer's block
+        raise rules.DraftError(f"Dự thảo không được chấp nhận: {'; '.join(refused)}.")
     original = await ctx.blobs.put(data, media_type="application/octet-stream", name=name)
     if family == "pdf":
         pdf = data
@@ -50,7 +53,11 @@ async def _version(ctx: ServiceContext, name: str, data: bytes, by: str, now: dt
             pdf = await convert.to_pdf(data, suffix=family)
         except convert.ConversionFailed as exc:
             raise rules.DraftError(f"Không chuyển được {name} sang PDF: {exc}") from exc
-    if LEADER_FIELD not in field_names(pdf):  # a converted or foreign PDF: find the signer's block
+    try:
+        has_field = LEADER_FIELD in field_names(pdf)
+    except PdfReadError as exc:  # a damaged PDF is the author's to fix, not a server error
+        raise rules.DraftError(f"Tệp PDF bị lỗi, không đọc được: {exc}") from exc
+    if not has_field:  # a converted or foreign PDF: find the signer's block
         leaders = [m.name for m in load_staff(ctx.settings.staff_file).with_role(*LEADERS)]
         try:
             pages = int(PdfFileReader(io.BytesIO(pdf), strict=False).root["/Pages"]["/Count"])
@@ -58,7 +65,7 @@ async def _version(ctx: ServiceContext, name: str, data: bytes, by: str, now: dt
         except signature_block.NoSignatureBlock as exc:
             raise rules.DraftError("Không tìm thấy chỗ ký của lãnh đạo: cuối văn bản phải có chức vụ, "
                                    f"khoảng trống để ký và họ tên người ký ({exc}).") from exc
-        except (KeyError, ValueError, TypeError) as exc:
+        except (KeyError, ValueError, TypeError, PdfReadError) as exc:
             raise rules.DraftError(f"Tệp PDF bị lỗi: {exc}") from exc
     try:
         _check_pdf(pdf)

@@ -57,6 +57,7 @@ CHECK_LABELS_VI = {
     "not_secret": "Văn bản không có độ mật",
     "attachment_integrity": "Toàn vẹn tệp đính kèm (SHA-256)",
     "attachment_format": "Định dạng tệp theo nội dung thực",
+    "attachment_content": "Nội dung tệp PDF (không mã lệnh, không tệp nhúng, không mã hóa)",
     "signature": "Chữ ký số",
     "scan_pdf_version": "Phiên bản PDF của bản số hóa",
     "scan_colour": "Bản số hóa quét màu",
@@ -237,6 +238,15 @@ def format_check(name: str, family: str | None, declared_extension: str, *, main
         return Check("attachment_format", Outcome.FAILED, "the document itself must be a signed PDF",
                      "Tệp văn bản chính phải là PDF có chữ ký số", subject=name)
     return Check("attachment_format", Outcome.PASSED, family, subject=name)
+
+
+def content_check(name: str, problems: list[str]) -> Check:
+    """What a PDF must not carry (shared/file_format.py `pdf_problems`): scripts, launch actions,
+    files hidden inside, encryption — refused with what was found."""
+    if not problems:
+        return Check("attachment_content", Outcome.PASSED, subject=name)
+    return Check("attachment_content", Outcome.FAILED, "the PDF carries active content, hidden files or is encrypted",
+                 "; ".join(problems), subject=name)
 
 
 def main_document_index(families: list[str | None]) -> int | None:

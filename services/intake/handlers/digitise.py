@@ -14,7 +14,7 @@ import datetime as dt
 import uuid
 
 from services.intake.adapters import repository as repo
-from shared.file_format import detect
+from shared.file_format import detect, pdf_problems
 from shared.pdf_signatures import CrlCache, load_trust_roots, validate_pdf_signatures
 from services.intake.adapters.scans import ScanUnreadable, images_to_pdf, read_image, read_scan
 from services.intake.domain import digitisation as rules
@@ -63,6 +63,8 @@ def _scan_pdf(files: list[tuple[str, bytes]]) -> tuple[bytes, list[str]]:
         raise DigitisationRefused([f"Tệp quét quá {MAX_SCAN_BYTES // (1024 * 1024)} MB."])
     families = [(name, data, _family(data)) for name, data in files]
     if len(files) == 1 and families[0][2] == "pdf":
+        if refused := pdf_problems(files[0][1]):  # scripts, launch actions, hidden files, encryption
+            raise DigitisationRefused(refused)
         return files[0][1], []
     wrong = [f"Tệp {name} không phải PDF, JPEG hay PNG (nội dung thực: {family or 'không xác định'})."
              for name, _, family in families if family not in IMAGE_FAMILIES and family != "pdf"]

@@ -3,14 +3,16 @@ reported, so a refusal tells the sender everything to fix at once."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import PurePath
 
-from shared.file_format import detect
+from shared.file_format import detect, pdf_problems
 from shared.pdf_signatures import CrlCache, load_trust_roots, validate_pdf_signatures
 from services.intake.domain.verification import (
     Check,
     Outcome,
     VerificationReport,
+    content_check,
     format_check,
     integrity_check,
     main_document_index,
@@ -70,6 +72,8 @@ async def verify_package(
         else:
             checks.append(integrity_check(name, blob.sha256, blob.size))
         checks.append(format_check(name, family, PurePath(name).suffix, main_document=index == main))
+        if family == "pdf":
+            checks.append(content_check(name, await asyncio.to_thread(pdf_problems, attachment.content)))
         files.append(blob)
 
     if main is None:
