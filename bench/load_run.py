@@ -6,7 +6,11 @@ time (issue 7, "how it is shown": no periodic stalls; R-13).
 It starts its own isolated stack (free ports, its own RabbitMQ vhost, an embedded store; with
 --replicas 2 two processes of every service), then keeps up:
 - incoming: `--rate` documents per second from the simulated agencies (round robin), each timed
-  from the moment the axis holds it (the agency's send returned) to its `registered_at` in intake;
+  from the moment the axis holds it (the agency's send returned) to its `registered_at` in intake.
+  The agencies' signed packages are made before the timed phase (with their keys from the axis's
+  PKI directory) and sent through the axis as each agency's system would (VXP sendEdoc): the local
+  axis only relays them. --sim-send has the axis make and sign each one when it is sent instead
+  (then, on a busy machine, the axis itself is the bottleneck: see "local axis /healthz");
 - outgoing: one document every `--outgoing-every` seconds issued by the clerk (POST /outgoing),
   timed from the POST to the axis accepting it (`transport_at` of its delivery), which includes
   both signatures on the token and the time-stamping server.
@@ -19,6 +23,7 @@ figures beside. Figures are machine-noisy (read the ratios and the shape over ti
 Writes into bench/results/ (ignored by git; `git add -f` a real run's PNG):
   load-<stamp>-documents.csv  one row per document (kind, id, sent, done, latency)
   load-<stamp>-seconds.csv    one row per second (sent, completed, in flight, load average)
+  load-<stamp>-probes.csv     every --probe-every s: axis polls, store transactions, outbox (from /metrics)
   load-<stamp>.png            p50/p95 per window over time, and the throughput
 A stall is a window whose p95 exceeds 3× the run's median window p95, or a window in which
 nothing completed while documents were in flight; each is printed with its time.
@@ -51,6 +56,7 @@ from shared.auth import PORTAL_ISSUER, TokenIssuer  # noqa: E402
 
 SENDERS = ("000.00.00.H56", "000.01.00.H56", "000.12.00.H56", "000.25.26.H56")
 RECIPIENT = "000.01.00.H56"
+COMMUNE = "000.24.26.H56"  # the system under test
 RESULTS = Path(__file__).resolve().parent / "results"
 STALL_FACTOR = 3.0
 
@@ -61,6 +67,7 @@ class Doc:
     key: str  # DocumentId at the agency (incoming) or dispatch's record id (outgoing)
     sent: float  # epoch seconds
     done: float | None = None
+    submit: float = 0.0  # how long the agency's send (incoming) or the clerk's POST (outgoing) took
 
     @property
     def latency(self) -> float | None:
@@ -72,6 +79,7 @@ class Run:
     started: float
     docs: dict[tuple[str, str], Doc] = field(default_factory=dict)
     seconds: list[dict] = field(default_factory=list)
+    probes: list[dict] = field(default_factory=list)  # metrics read from the processes
     errors: list[str] = field(default_factory=list)
 
     def pending(self, kind: str) -> list[Doc]:
@@ -85,6 +93,23 @@ def epoch(value: str) -> float:
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))]
+
+
+def metric_sum(text: str, name: str) -> float:
+    """Sum of one metric's samples (every label set) in a /metrics page."""
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(name) and (line[len(name)] in " {"):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+# What the probe reads from each process every few seconds: is the axis poller running, how long
+# do the store's transactions take (retries included), how far behind is the outbox.
+PROBES = {
+    "gateway": ("vanthu_axis_polls_total", "vanthu_store_transaction_seconds_sum", "vanthu_store_transaction_seconds_count"),
+    "intake": ("vanthu_store_transaction_seconds_sum", "vanthu_store_transaction_seconds_count", "vanthu_outbox_pending"),
+}
 
 
 class Clerk:
@@ -108,8 +133,65 @@ def outgoing_pdfs(count: int) -> list[tuple[str, bytes]]:
     return pdfs
 
 
+@dataclass
+class Prepared:
+    """An agency's signed package made before the timed phase, sent through the axis as that
+    agency's own system would (VXP sendEdoc with its SystemId and secret)."""
+
+    sender: str
+    document_id: str
+    data: bytes
+
+
+def _prepare_chunk(var: str, axis_url: str, indices: list[int]) -> list[Prepared]:
+    from devstack.stack import AGENCIES_FILE
+    from localaxis.agencies import load_agencies
+    from localaxis.pki import AxisPki
+    from localaxis.simulator import Simulator
+
+    agencies = load_agencies(AGENCIES_FILE)
+    pki = AxisPki(Path(var) / "axis" / "pki", axis_url, agencies.simulated())
+    pki.ensure()  # loads the keys the axis made at its start
+    sim = Simulator(pki, None, agencies)  # the store only numbers; each number is given here
+    prepared = []
+    for i in indices:
+        agency = agencies.by_code(SENDERS[i % len(SENDERS)])
+        package, data = sim.issue(agency, to=COMMUNE, subject=f"Văn bản đo tải số {i + 1}", type_name="Công văn",
+                                  code_notation=None, urgency=0, due_date=None, fault=None,
+                                  code_number=i // len(SENDERS) + 1)  # each agency's own numbers, from 1
+        prepared.append(Prepared(agency.code, package.document_id, data))
+    return prepared
+
+
+def prepare_incoming(var: Path, axis_url: str, count: int) -> list[Prepared]:
+    """The simulated agencies' documents, made and signed here (one process per core) with their
+    keys from the axis's PKI directory: the local axis then only relays them, as the national
+    axis would, instead of also rendering and signing a PDF per document in the process that
+    answers the gateway."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    workers = max(1, min(os.cpu_count() or 1, count))
+    chunks = [list(range(count))[w::workers] for w in range(workers)]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        parts = list(pool.map(_prepare_chunk, [str(var)] * workers, [axis_url] * workers, chunks))
+    by_index = {i: doc for chunk, part in zip(chunks, parts) for i, doc in zip(chunk, part)}
+    return [by_index[i] for i in range(count)]
+
+
+async def deliver_prepared(axis: dict, run: Run, doc: Prepared) -> None:
+    started = time.time()
+    try:
+        await axis[doc.sender].send(doc.sender, [COMMUNE], "edoc", doc.data)
+    except Exception as exc:  # noqa: BLE001 - counted and reported, the run goes on
+        run.errors.append(f"incoming {doc.document_id}: {exc!r}")
+        return
+    at = time.time()  # the axis holds it now
+    run.docs[("incoming", doc.document_id)] = Doc("incoming", doc.document_id, at, submit=at - started)
+
+
 async def send_incoming(client: httpx.AsyncClient, urls: dict, run: Run, i: int) -> None:
     sender = SENDERS[i % len(SENDERS)]
+    started = time.time()
     try:
         response = await client.post(f"{urls['axis']}/_sim/agencies/{sender}/send",
                                      json={"subject": f"Văn bản đo tải số {i + 1}"}, timeout=120)
@@ -119,7 +201,7 @@ async def send_incoming(client: httpx.AsyncClient, urls: dict, run: Run, i: int)
         return
     at = time.time()  # the axis holds it now
     for doc in response.json()["documents"]:
-        run.docs[("incoming", doc["document_id"])] = Doc("incoming", doc["document_id"], at)
+        run.docs[("incoming", doc["document_id"])] = Doc("incoming", doc["document_id"], at, submit=at - started)
 
 
 async def issue_outgoing(client: httpx.AsyncClient, urls: dict, clerk: Clerk, run: Run, subject: str, pdf: bytes) -> None:
@@ -134,14 +216,18 @@ async def issue_outgoing(client: httpx.AsyncClient, urls: dict, clerk: Clerk, ru
         run.errors.append(f"outgoing {subject}: {exc!r}")
         return
     key = response.json()["id"]
-    run.docs[("outgoing", key)] = Doc("outgoing", key, at)
+    run.docs[("outgoing", key)] = Doc("outgoing", key, at, submit=time.time() - at)
 
 
 async def collect(client: httpx.AsyncClient, urls: dict, clerk: Clerk, run: Run) -> None:
     """Marks what completed: registrations from intake's newest documents, acceptances from each
     pending outgoing record."""
-    if run.pending("incoming"):
-        response = await client.get(f"{urls['intake']}/documents?state=registered&limit=500", headers=clerk.headers(), timeout=60)
+    if pending := run.pending("incoming"):
+        # Newest first: the oldest pending one is within the documents sent since it (a small
+        # page, so the probe itself does not load intake).
+        oldest = min(d.sent for d in pending)
+        limit = min(500, sum(d.kind == "incoming" and d.sent >= oldest for d in run.docs.values()) + 20)
+        response = await client.get(f"{urls['intake']}/documents?state=registered&limit={limit}", headers=clerk.headers(), timeout=60)
         response.raise_for_status()
         for row in response.json():
             doc = run.docs.get(("incoming", (row.get("response_for") or {}).get("document_id")))
@@ -156,8 +242,15 @@ async def collect(client: httpx.AsyncClient, urls: dict, clerk: Clerk, run: Run)
             doc.done = max(epoch(d["transport_at"]) for d in deliveries)
 
 
-async def drive(urls: dict, keys_dir: str, args: argparse.Namespace) -> Run:
+async def drive(urls: dict, keys_dir: str, args: argparse.Namespace, prepared: list[Prepared]) -> Run:
+    from devstack.stack import AGENCIES_FILE
+    from localaxis.agencies import load_agencies
+    from services.gateway.adapters.vxp_axis import VxpAxisClient
+
     clerk = Clerk(keys_dir)
+    agencies = load_agencies(AGENCIES_FILE)
+    axis = {code: VxpAxisClient(urls["axis"], agencies.by_code(code).systemid, agencies.by_code(code).secret, timeout=120)
+            for code in SENDERS}
     pdfs = outgoing_pdfs(min(50, max(1, int(args.minutes * 60 / args.outgoing_every) + 1)) if args.outgoing_every > 0 else 1)
     run = Run(started=time.time())
     tasks: set[asyncio.Task] = set()
@@ -193,14 +286,42 @@ async def drive(urls: dict, keys_dir: str, args: argparse.Namespace) -> Run:
                 except asyncio.TimeoutError:
                     pass
 
+        async def probe(stop: asyncio.Event) -> None:
+            while not stop.is_set():
+                row = {"t": round(time.time() - run.started, 1)}
+                # The local axis shares its process with the simulated agencies making and signing
+                # their documents: when it is slow to answer, the gateway's polls wait on it.
+                began = time.perf_counter()
+                try:
+                    await client.get(f"{urls['axis']}/healthz", timeout=30)
+                    row["axis:healthz_ms"] = round((time.perf_counter() - began) * 1000, 1)
+                except httpx.HTTPError:
+                    row["axis:healthz_ms"] = None
+                for service, names in PROBES.items():
+                    try:
+                        text = (await client.get(f"{urls[service]}/metrics", timeout=10)).text
+                    except httpx.HTTPError:
+                        continue
+                    for name in names:
+                        row[f"{service}:{name}"] = metric_sum(text, name)
+                run.probes.append(row)
+                try:
+                    await asyncio.wait_for(stop.wait(), args.probe_every)
+                except asyncio.TimeoutError:
+                    pass
+
         stop = asyncio.Event()
-        background = [asyncio.create_task(collector(stop)), asyncio.create_task(sampler(stop))]
+        background = [asyncio.create_task(collector(stop)), asyncio.create_task(sampler(stop)),
+                      asyncio.create_task(probe(stop))]
         duration = args.minutes * 60
         incoming_period = 1 / args.rate if args.rate > 0 else None
         next_in, next_out, i, o = run.started, run.started + 2, 0, 0
         while (now := time.time()) < run.started + duration:
             if incoming_period and now >= next_in:
-                spawn(send_incoming(client, urls, run, i))
+                if args.sim_send:
+                    spawn(send_incoming(client, urls, run, i))
+                elif i < len(prepared):
+                    spawn(deliver_prepared(axis, run, prepared[i]))
                 i += 1
                 next_in += incoming_period
             if args.outgoing_every > 0 and now >= next_out:
@@ -218,6 +339,8 @@ async def drive(urls: dict, keys_dir: str, args: argparse.Namespace) -> Run:
         stop.set()
         await asyncio.gather(*background, return_exceptions=True)
         await collect(client, urls, clerk, run)
+    for client_of_agency in axis.values():
+        await client_of_agency.close()
     return run
 
 
@@ -296,6 +419,27 @@ def stalls(run: Run, kind: str, rows: list[dict], width: float) -> list[str]:
     return found
 
 
+def probe_window(probes: list[dict], start: float, end: float) -> str:
+    """Differences of the probed counters over [start, end] (nearest samples)."""
+    before = [p for p in probes if p["t"] <= start] or probes[:1]
+    after = [p for p in probes if p["t"] >= end] or probes[-1:]
+    a, b = before[-1], after[0]
+
+    def delta(key: str) -> float:
+        return b.get(key, 0.0) - a.get(key, 0.0)
+
+    parts = [f"{delta('gateway:vanthu_axis_polls_total'):.0f} polls"]
+    for service in PROBES:
+        count = delta(f"{service}:vanthu_store_transaction_seconds_count")
+        total = delta(f"{service}:vanthu_store_transaction_seconds_sum")
+        parts.append(f"{service} {count:.0f} tx, mean {total / count * 1000:.0f} ms" if count else f"{service} 0 tx")
+    parts.append(f"intake outbox pending {b.get('intake:vanthu_outbox_pending', 0):.0f}")
+    axis = [p["axis:healthz_ms"] for p in probes if start <= p["t"] <= end and p.get("axis:healthz_ms") is not None]
+    if axis:
+        parts.append(f"axis /healthz {max(axis):.0f} ms at worst")
+    return f"{a['t']:.0f}–{b['t']:.0f} s: " + "; ".join(parts)
+
+
 def plot(run: Run, path: Path, width: float, title: str) -> None:
     import matplotlib
 
@@ -349,6 +493,10 @@ def main() -> None:
     parser.add_argument("--replicas", type=int, default=1, help="processes per service")
     parser.add_argument("--poll-interval", type=float, default=2.0, help="the gateway's axis poll interval (s)")
     parser.add_argument("--window", type=float, default=10.0, help="window for p50/p95 and stalls (s)")
+    parser.add_argument("--sim-send", action="store_true",
+                        help="have the local axis make and sign each incoming document when it is sent (/_sim/…/send) "
+                             "instead of preparing them before the timed phase")
+    parser.add_argument("--probe-every", type=float, default=5.0, help="seconds between reads of the processes' /metrics")
     parser.add_argument("--drain", type=float, default=180.0, help="seconds to wait for the last documents")
     parser.add_argument("--raw-max", type=int, default=2000, help="cap on raw operations per library")
     parser.add_argument("--out", type=Path, default=RESULTS)
@@ -367,8 +515,13 @@ def main() -> None:
     try:
         urls = {k: stack.env[f"{k.upper()}_URL"] for k in ("gateway", "intake", "dispatch")}
         urls["axis"] = stack.env["AXIS_URL"]
+        prepared = []
+        if not args.sim_send:
+            count = int(args.rate * args.minutes * 60) + 1
+            print(f"preparing {count} signed packages of the simulated agencies …", flush=True)
+            prepared = prepare_incoming(var, urls["axis"], count)
         print(f"load: {args.rate} incoming/s, one outgoing every {args.outgoing_every} s, for {args.minutes} min …", flush=True)
-        run = asyncio.run(drive(urls, stack.env["AUTH_KEYS_DIR"], args))
+        run = asyncio.run(drive(urls, stack.env["AUTH_KEYS_DIR"], args, prepared))
         load_during = os.getloadavg()
         n_raw = max(1, min(args.raw_max, len(run.docs)))
         print(f"raw libraries, same broker and store, {n_raw} operations each …", flush=True)
@@ -387,15 +540,21 @@ def main() -> None:
                                   args.out / f"load-{stamp}.png")
     with docs_csv.open("w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["kind", "id", "sent_s", "done_s", "latency_s"])
+        writer.writerow(["kind", "id", "submit_s", "sent_s", "done_s", "latency_s"])
         for d in sorted(run.docs.values(), key=lambda d: d.sent):
-            writer.writerow([d.kind, d.key, f"{d.sent - run.started:.3f}",
+            writer.writerow([d.kind, d.key, f"{d.submit:.3f}", f"{d.sent - run.started:.3f}",
                              "" if d.done is None else f"{d.done - run.started:.3f}",
                              "" if d.latency is None else f"{d.latency:.3f}"])
     with seconds_csv.open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=["t", "sent", "completed", "completed_in_second", "in_flight", "load1"])
         writer.writeheader()
         writer.writerows(run.seconds)
+    probes_csv = args.out / f"load-{stamp}-probes.csv"
+    if run.probes:
+        with probes_csv.open("w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=sorted({k for row in run.probes for k in row}, key=lambda k: (k != "t", k)))
+            writer.writeheader()
+            writer.writerows(run.probes)
     title = (f"vanthu load run {stamp}: {args.rate}/s incoming, 1 outgoing per {args.outgoing_every:.0f} s, "
              f"{args.minutes:g} min, replicas {args.replicas}, poll {args.poll_interval:g} s, load1 {load_during[0]:.1f}")
     plot(run, png, args.window, title)
@@ -415,6 +574,11 @@ def main() -> None:
     print("end-to-end latency:")
     print(summary_line("incoming: axis → registered", incoming))
     print(summary_line("outgoing: POST → accepted by axis", outgoing))
+    print("the load generator itself (not part of the latency above):")
+    print(summary_line("agency's send to the local axis", [d.submit for d in run.docs.values() if d.kind == "incoming"]))
+    print(summary_line("clerk's POST /outgoing", [d.submit for d in run.docs.values() if d.kind == "outgoing"]))
+    axis_ms = [p["axis:healthz_ms"] / 1000 for p in run.probes if p.get("axis:healthz_ms") is not None]
+    print(summary_line("local axis /healthz", axis_ms))
     print(f"raw libraries, same run, {n_raw} operations each:")
     print(summary_line("aio-pika publish→consume", raw_amqp))
     print(summary_line("pymongo insert_one (w=majority)", raw_store))
@@ -436,7 +600,12 @@ def main() -> None:
           f"{len(found) or 'none'}")
     for line in found:
         print(f"  {line}")
-    print(f"written: {docs_csv}\n         {seconds_csv}\n         {png}")
+    if found and run.probes:
+        print("  what the processes said, per window flagged (axis polls done; store transactions: count, mean):")
+        for line in found:
+            start = float(line.split()[1].split("–")[0])
+            print(f"    {line.split(':')[0]}: {probe_window(run.probes, start, start + args.window)}")
+    print(f"written: {docs_csv}\n         {seconds_csv}\n         {probes_csv}\n         {png}")
     if lost["incoming"] or lost["outgoing"]:
         raise SystemExit(1)
 
