@@ -310,7 +310,8 @@ class Faults:
         if len(self.communes) > 1:
             faults[f"SIGKILL {self.communes[1].code} intake"] = lambda inj: self._kill(inj, self.communes[1], "intake")
         faults["restart RabbitMQ"] = self._broker
-        faults["restart the store"] = self._store
+        if "store" in self.a.stack.processes:  # not when MONGODB_URL names a store outside the stack
+            faults["restart the store"] = self._store
         faults["token pulled"] = self._token
         faults["TSA unavailable"] = self._tsa
         faults["axis unavailable"] = self._axis_cut
