@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import uuid
 
 from pymongo import ASCENDING, DESCENDING
 
@@ -24,6 +25,7 @@ from shared.metrics import OUTBOX_OLDEST_SECONDS, OUTBOX_PENDING, RELAY_FAILURES
 log = get_logger(__name__)
 
 SENT_RETENTION = dt.timedelta(days=7)
+LEASE = dt.timedelta(seconds=15)  # longer than a publish's confirm timeout (10 s); what a killed relay delays
 
 
 class OutboxRelay:
@@ -43,6 +45,7 @@ class OutboxRelay:
         self._max_backoff = max_backoff_seconds
         self._wake = asyncio.Event()
         self._stopping = False
+        self._owner = uuid.uuid4().hex  # this process's relay, for its leases
         store.on_commit(self._wake.set)
 
     def wake(self) -> None:
@@ -84,11 +87,18 @@ class OutboxRelay:
     async def relay_once(self) -> int:
         """Publish one batch of pending messages; returns how many were confirmed."""
         outbox = self._store.db[OUTBOX]
-        rows = await outbox.find(
-            {"state": "pending"},
-            sort=[("urgent", DESCENDING), ("created_at", ASCENDING)],
-            limit=self._batch_size,
-        ).to_list()
+        now = utcnow()
+        free = {"state": "pending", "$or": [{"lease_until": {"$exists": False}}, {"lease_until": {"$lt": now}}]}
+        order = [("urgent", DESCENDING), ("created_at", ASCENDING)]
+        rows = await outbox.find(free, sort=order, limit=self._batch_size).to_list()
+        if rows:
+            # Every replica of a service relays the same outbox: each takes its rows with a short
+            # lease (per-row compare-and-set), so a message is normally published once, not once
+            # per replica; a lapsed lease (a replica died) is taken again — at least once, as before.
+            until = now + LEASE
+            ids = [row["_id"] for row in rows]
+            await outbox.update_many({"_id": {"$in": ids}, **free}, {"$set": {"lease_until": until, "lease_owner": self._owner}})
+            rows = await outbox.find({"_id": {"$in": ids}, "lease_owner": self._owner, "lease_until": until}, sort=order).to_list()
         await self._update_gauges(rows)
         if not rows:
             return 0
@@ -113,14 +123,14 @@ class OutboxRelay:
         confirmed = [r for r in results if isinstance(r, str)]
         if confirmed:
             await outbox.update_many(
-                {"_id": {"$in": confirmed}}, {"$set": {"state": "sent", "sent_at": utcnow()}}
+                {"_id": {"$in": confirmed}}, {"$set": {"state": "sent", "sent_at": utcnow()}, "$unset": {"lease_until": ""}}
             )
         failed = [r for r in results if isinstance(r, BaseException)]
         if failed:
             failed_ids = [row["_id"] for row, r in zip(rows, results) if isinstance(r, BaseException)]
             await outbox.update_many(
                 {"_id": {"$in": failed_ids}},
-                {"$inc": {"attempts": 1}, "$set": {"last_error": str(failed[0])}},
+                {"$inc": {"attempts": 1}, "$set": {"last_error": str(failed[0])}, "$unset": {"lease_until": ""}},
             )
             raise PublishFailed(f"{len(failed)} of {len(rows)} not confirmed: {failed[0]}")
         return len(confirmed)
