@@ -71,14 +71,16 @@ class OwnBroker:
             "RABBITMQ_ENABLED_PLUGINS_FILE": str(self.base / "enabled_plugins"),
             "RABBITMQ_CONFIG_FILE": str(self.base / "rabbitmq.conf"),
             "RABBITMQ_PID_FILE": str(self.base / "node.pid"),
+            "ERL_CRASH_DUMP": str(self.base / "erl_crash.dump"),
         }
 
     def ctl(self, *args: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess:
-        return subprocess.run([_tool("rabbitmqctl"), "-n", self.node, *args], env=self.env(),
+        # cwd: the node's own directory, so an Erlang crash dump never lands in the repository
+        return subprocess.run([_tool("rabbitmqctl"), "-n", self.node, *args], env=self.env(), cwd=self.base,
                               capture_output=True, text=True, timeout=timeout, check=check)
 
     def start(self, timeout: float = 180) -> "OwnBroker":
-        subprocess.run([_tool("rabbitmq-server"), "-detached"], env=self.env(), check=True,
+        subprocess.run([_tool("rabbitmq-server"), "-detached"], env=self.env(), cwd=self.base, check=True,
                        capture_output=True, timeout=60)
         self.await_startup(timeout)
         return self
