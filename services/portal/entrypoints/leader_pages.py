@@ -52,19 +52,17 @@ def _task(officer: str, days: str, date: str) -> dict:
 async def assign(key: str, request: Request, lead: str = Form(""), lead_days: str = Form(""), lead_date: str = Form(""),
                  note: str = Form(""), reply_due: str = Form("")) -> Response:
     form = await request.form()
-    cooperating = []
-    for officer in form.getlist("cooperating"):
-        if officer and officer != lead:
-            cooperating.append(_task(str(officer), str(form.get(f"days_{officer}", "") or lead_days),
-                                     str(form.get(f"date_{officer}", "") or lead_date)))
     values = {"lead": lead, "lead_days": lead_days, "lead_date": lead_date, "note": note, "reply_due": reply_due,
               "cooperating": list(form.getlist("cooperating"))}
     problems = [] if lead else ["Chọn cán bộ chủ trì."]
     if not problems:
-        body = {"lead": _task(lead, lead_days, lead_date), "cooperating": cooperating, "note": note}
-        if reply_due.strip():
-            body["reply_due"] = reply_due.strip()
-        try:
+        try:  # a day count that is not a number is the form's problem (found by schemathesis: 'Infinity')
+            cooperating = [_task(str(officer), str(form.get(f"days_{officer}", "") or lead_days),
+                                 str(form.get(f"date_{officer}", "") or lead_date))
+                           for officer in form.getlist("cooperating") if officer and officer != lead]
+            body = {"lead": _task(lead, lead_days, lead_date), "cooperating": cooperating, "note": note}
+            if reply_due.strip():
+                body["reply_due"] = reply_due.strip()
             await act(request, "intake", "POST", f"/documents/{quote(key, safe='')}/assignment", json=body)
         except ServiceError as exc:
             if exc.status not in (409, 422):

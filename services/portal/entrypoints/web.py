@@ -88,9 +88,10 @@ URGENCY_VI = {0: "Thường", 1: "Khẩn", 2: "Thượng khẩn", 3: "Hỏa tố
 # ---- refusals and redirects as pages ---------------------------------------------------------
 
 
-class Redirect(Exception):
+class Redirect(HTTPException):
+    # An HTTPException, so a route outside PortalRoute (e.g. /blobs/…) answers 303 too, not 500.
     def __init__(self, location: str) -> None:
-        super().__init__(location)
+        super().__init__(303, headers={"Location": location})
         self.location = location
 
 
