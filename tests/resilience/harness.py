@@ -322,7 +322,7 @@ class Faults:
         order = [name for _ in range(rounds) for name in catalogue]
         self.rng.shuffle(order)
         for name in order:
-            time.sleep(self.rng.uniform(1.0, 6.0))  # a random moment in the load
+            time.sleep(self.rng.uniform(0.5, 4.0))  # a random moment in the load
             injection = Injection(name, time.monotonic())
             self.injections.append(injection)
             print(f"  [{time.strftime('%H:%M:%S')}] inject {name}", flush=True)

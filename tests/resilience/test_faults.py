@@ -7,7 +7,7 @@ sender has its statuses, the registers have no gaps or repeats, and no dead lett
 Run alone: `.venv/bin/python -m pytest tests/resilience -q -s` (the table is printed).
 VANTHU_RESILIENCE_SEED fixes the order and moments; VANTHU_RESILIENCE_DOCUMENTS (incoming
 documents, default 60; outgoing half as many), VANTHU_RESILIENCE_ROUNDS (times each fault is
-injected, default 1) and VANTHU_RESILIENCE_OUTAGE_SECONDS (default 8) scale it up."""
+injected, default 1) and VANTHU_RESILIENCE_OUTAGE_SECONDS (default 5) scale it up."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ pytestmark = pytest.mark.e2e
 def _run(tmp_path, broker, *, replicas: int, second: bool, incoming: int, outgoing: int, exchange: int):
     seed = env_int("VANTHU_RESILIENCE_SEED", random.SystemRandom().randrange(1, 10**6))
     rounds = env_int("VANTHU_RESILIENCE_ROUNDS", 1)
-    outage = env_float("VANTHU_RESILIENCE_OUTAGE_SECONDS", 8.0)
+    outage = env_float("VANTHU_RESILIENCE_OUTAGE_SECONDS", 5.0)
     print(f"\nresilience run: seed {seed}, replicas {replicas}, rounds {rounds}, outage {outage:.0f} s, "
           f"{incoming} incoming, {outgoing} outgoing, {exchange} each way between the communes", flush=True)
     rng = random.Random(seed)
