@@ -64,6 +64,8 @@ def _run(tmp_path, broker, *, replicas: int, second: bool, incoming: int, outgoi
             print(f"  register {book}: {count} numbers, gaps {gaps or 'none'}, repeats {repeats or 'none'}")
         print(f"  messages handled per process since its last start: {books.consumed_per_process()}")
         print(f"  dead letters: queued {queued or 'none'}, kept open {kept or 'none'}; packages taken twice {duplicates}")
+        repeated = [(o.item.document_id, o.repeated_statuses) for o in outcomes if o.repeated_statuses]
+        print(f"  status packages the senders received twice (gateway killed between the axis's acceptance and its commit): {repeated or 'none'}")
 
         certain = [o for o in outcomes if o.item.certain]
         lost = [o for o in certain if o.found == 0]
