@@ -88,3 +88,25 @@ class StaffHttp:
 
 
 http = StaffHttp()
+
+
+def wait_until(fetch, predicate, *, timeout: float = 120.0, interval: float = 0.5, what: str = "condition"):
+    """Poll `fetch()` until `predicate` holds for its value; the last value is in the failure."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = fetch()
+        if predicate(last):
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"{what} not reached in {timeout}s; last value: {last!r}")
+
+
+def get_or_none(url: str, as_: str | None = None):
+    """A service's JSON answer (as the caller `http` infers, or `as_`), None while it is not there;
+    a refused token or role fails at once rather than looking like "not yet" (R-15.5)."""
+    response = http.get(url, as_=as_, timeout=30)
+    assert response.status_code not in (401, 403), (url, response.status_code, response.text)
+    return response.json() if response.status_code == 200 else None

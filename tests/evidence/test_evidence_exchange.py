@@ -24,7 +24,7 @@ import pytest
 from pymongo import MongoClient
 
 from shared.pdfdocs import DocumentText, render_document
-from staff_http import http
+from staff_http import http, wait_until, get_or_none as get
 
 pytestmark = pytest.mark.e2e
 
@@ -43,21 +43,8 @@ def _limits():
         yield
 
 
-def wait_until(fetch, predicate, *, timeout=120.0, interval=0.5, what="condition"):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = fetch()
-        if predicate(last):
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"{what} not reached in {timeout}s; last value: {last!r}")
 
 
-def get(url: str, as_: str | None = None):
-    response = http.get(url, as_=as_, timeout=30)
-    assert response.status_code not in (401, 403), (url, response.status_code, response.text)
-    return response.json() if response.status_code == 200 else None
 
 
 def evidence(urls) -> dict:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -16,7 +15,7 @@ import httpx
 import pytest
 
 from devstack.stack import StackOptions, start_stack
-from staff_http import http
+from staff_http import http, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -39,15 +38,6 @@ def replicated(tmp_path_factory, mongodb_url, amqp_url):
     stack.stop_all()
 
 
-def wait_until(fetch, predicate, *, timeout: float, what: str, interval: float = 1.0):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = fetch()
-        if predicate(last):
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"{what} not reached in {timeout}s; last: {str(last)[:2000]}")
 
 
 def get(url: str, as_: str | None = None):

@@ -30,7 +30,7 @@ from devstack.processes import SERVICES
 from devstack.stack import StackOptions, start_stack
 from shared import backup_manifest as bm
 from shared.pdfdocs import DocumentText, render_document
-from staff_http import http
+from staff_http import http, wait_until, get_or_none as get
 
 pytestmark = pytest.mark.e2e
 
@@ -38,21 +38,8 @@ PROVINCE_OFFICE = "000.01.00.H56"
 SUBJECT = "Về việc sao lưu và phục hồi dữ liệu văn bản điện tử"
 
 
-def wait_until(fetch, predicate, *, timeout=120.0, interval=0.5, what="condition"):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = fetch()
-        if predicate(last):
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"{what} not reached in {timeout}s; last value: {last!r}")
 
 
-def get(url: str, as_: str | None = None):
-    response = http.get(url, as_=as_, timeout=15)
-    assert response.status_code not in (401, 403), (url, response.status_code, response.text)
-    return response.json() if response.status_code == 200 else None
 
 
 def arrival(urls, subject: str, **extra) -> dict:

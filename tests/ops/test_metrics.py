@@ -16,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from services.intake.handlers.health import REFUSAL_CATEGORIES
 from shared.contracts.messages import PackageReceived
 from shared.pdfdocs import DocumentText, render_document
-from staff_http import http
+from staff_http import http, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -41,15 +41,6 @@ def present(samples, name: str, **labels) -> bool:
     return any(n == name and all(ls.get(k) == w for k, w in labels.items()) for n, ls, _ in samples)
 
 
-def wait_until(fetch, predicate, *, timeout=120.0, interval=0.5, what="condition"):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = fetch()
-        if predicate(last):
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"{what} not reached in {timeout}s; last value: {last!r}")
 
 
 def agency_send(urls, sender: str, **body) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import time
 import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -20,7 +19,7 @@ import pytest
 
 from devstack.stack import StackOptions, start_stack
 from shared.pdfdocs import DocumentText, render_document
-from staff_http import http
+from staff_http import http, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -43,15 +42,6 @@ def replicated(tmp_path_factory, mongodb_url, amqp_url):
     stack.stop_all()
 
 
-def wait_until(fetch, predicate, *, timeout: float, what: str, interval: float = 1.0):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = fetch()
-        if predicate(last):
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"{what} not reached in {timeout}s; last: {str(last)[:2000]}")
 
 
 def get(url: str):
