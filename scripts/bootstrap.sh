@@ -42,6 +42,17 @@ if [ -z "${AMQP_URL:-}" ] && ! (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null; th
   done
 fi
 
+# The operator's console reads queue depths from RabbitMQ's management API (port 15672).
+if [ -z "${AMQP_URL:-}" ] && command -v rabbitmq-plugins >/dev/null 2>&1 \
+   && ! (exec 3<>/dev/tcp/127.0.0.1/15672) 2>/dev/null; then
+  echo "enabling RabbitMQ's management plugin"
+  rabbitmq-plugins enable -q rabbitmq_management >/dev/null || true
+  for _ in $(seq 1 30); do
+    (exec 3<>/dev/tcp/127.0.0.1/15672) 2>/dev/null && break
+    sleep 1
+  done
+fi
+
 PYTHON="${PYTHON:-python3.11}"
 command -v "$PYTHON" >/dev/null || PYTHON=python3
 if [ ! -x .venv/bin/python ]; then
