@@ -11,7 +11,8 @@ It starts its own isolated stack (free ports, its own RabbitMQ vhost, an embedde
   PKI directory) and sent through the axis as each agency's system would (VXP sendEdoc): the local
   axis only relays them. --sim-send has the axis make and sign each one when it is sent instead
   (then, on a busy machine, the axis itself is the bottleneck: see "local axis /healthz");
-- outgoing: one document every `--outgoing-every` seconds issued by the clerk (POST /outgoing),
+- outgoing: one document every `--outgoing-every` seconds handed in by the clerk (POST /outgoing) and
+  approved by the chairman (POST /outgoing/{id}/approve),
   timed from the POST to the axis accepting it (`transport_at` of its delivery), which includes
   both signatures on the token and the time-stamping server.
 Every second it samples what was sent, what completed and what is in flight. Afterwards, in the
@@ -121,6 +122,10 @@ class Clerk:
     def headers(self) -> dict[str, str]:
         return self.issuer.headers("vanthu", "clerk", "Trần Thị Mai")
 
+    def chairman_headers(self) -> dict[str, str]:
+        """The chairman approves what the clerk hands in, himself (R-7.1, R-8.2)."""
+        return self.issuer.headers("chutich", "chairman", "Lê Văn Thành")
+
 
 def outgoing_pdfs(count: int) -> list[tuple[str, bytes]]:
     from shared.pdfdocs import DocumentText, render_document
@@ -212,10 +217,13 @@ async def issue_outgoing(client: httpx.AsyncClient, urls: dict, clerk: Clerk, ru
                                      data={"type_name": "Thông báo", "subject": subject, "recipients": RECIPIENT,
                                            "signer_full_name": "Lê Văn Minh"})
         response.raise_for_status()
+        key = response.json()["id"]
+        approved = await client.post(f"{urls['dispatch']}/outgoing/{key}/approve", headers=clerk.chairman_headers(),
+                                     json={}, timeout=120)
+        approved.raise_for_status()
     except httpx.HTTPError as exc:
         run.errors.append(f"outgoing {subject}: {exc!r}")
         return
-    key = response.json()["id"]
     run.docs[("outgoing", key)] = Doc("outgoing", key, at, submit=time.time() - at)
 
 

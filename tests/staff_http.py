@@ -86,6 +86,11 @@ class StaffHttp:
     def delete(self, url: str, **kwargs: Any) -> httpx.Response:
         return self.request("DELETE", url, **kwargs)
 
+    def approve_outgoing(self, dispatch_url: str, key: str, leader: str = "chutich", **kwargs: Any) -> httpx.Response:
+        """The leader's own approval of a document the clerk handed in (R-7.1, R-8.2): only then
+        does his key sign it."""
+        return self.post(f"{dispatch_url}/outgoing/{key}/approve", json={"by": leader}, **kwargs)
+
 
 http = StaffHttp()
 

@@ -108,6 +108,8 @@ EXPECTED: dict[str, dict[tuple[str, str], set[str]]] = {
         ("GET", "/outgoing"): DOCUMENT_READERS | {SERVICE},
         ("GET", "/outgoing/{key}"): DOCUMENT_READERS | {SERVICE},
         ("GET", "/outgoing/{key}/audit"): DOCUMENT_READERS | {SERVICE},  # the document's page in the portal
+        ("POST", "/outgoing/{key}/approve"): LEADERS,  # the leader approves himself
+        ("POST", "/outgoing/{key}/return"): LEADERS,
         ("POST", "/outgoing/{key}/recall"): LEADERS,  # a leader's decision
         ("POST", "/outgoing/{key}/cancel"): {CLERK} | LEADERS,  # R-7.2b
         ("POST", "/outgoing/{key}/format-check"): {CLERK},

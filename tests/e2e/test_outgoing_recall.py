@@ -29,7 +29,9 @@ def submit(urls, recipients: str, role: str | None = None, **extra) -> str:
                          data={"type_name": "Kế hoạch", "subject": "Kế hoạch tổ chức ngày hội đại đoàn kết",
                                "recipients": recipients, "signer_full_name": "Lê Văn Minh", **extra}, timeout=30)
     assert response.status_code == 202, response.text
-    return response.json()["id"]
+    key = response.json()["id"]
+    assert http.approve_outgoing(urls["dispatch"], key, extra.get("approved_by", "chutich")).status_code == 202
+    return key
 
 
 def test_a_recall_notice_reaches_every_recipient_and_each_answer_is_tracked(system):
@@ -175,6 +177,7 @@ def test_annexes_in_separate_files_are_signed_by_the_agency_and_travel_with_the_
                                 "signer_full_name": "Lê Văn Minh"}, timeout=30)
     assert response.status_code == 202, response.text
     key = response.json()["id"]
+    assert http.approve_outgoing(urls["dispatch"], key).status_code == 202  # the leader's own approval
     issued = wait_until(lambda: get(f"{urls['dispatch']}/outgoing/{key}"), lambda r: r["state"] == "issued", what="issued")
     assert [s["role"] for s in issued["signatures"]].count("annex") == 2
     package = parse_edoc(http.get(f"{urls['dispatch']}/blobs/{issued['deliveries'][0]['package']['sha256']}", timeout=30).content)

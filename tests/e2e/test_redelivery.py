@@ -39,6 +39,7 @@ def test_an_unacknowledged_document_is_sent_again_then_shown_to_the_clerk(quick)
                                 "recipients": f"{HOME_AFFAIRS},{PROVINCE_OFFICE}", "signer_full_name": "Lê Văn Minh"})
     assert response.status_code == 202, response.text
     key = response.json()["id"]
+    assert http.approve_outgoing(urls["dispatch"], key).status_code == 202  # the leader's own approval
 
     def deliveries():
         return {d["organ_id"]: d for d in get(f"{urls['dispatch']}/outgoing/{key}").get("deliveries") or []}

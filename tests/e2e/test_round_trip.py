@@ -138,6 +138,7 @@ def test_outgoing_document_reaches_the_agency_with_two_signatures_in_order_and_i
     )
     assert response.status_code == 202, response.text
     key = response.json()["id"]
+    assert http.approve_outgoing(urls["dispatch"], key).status_code == 202  # the leader's own approval
     record = wait_until(lambda: get(f"{urls['dispatch']}/outgoing/{key}"),
                         lambda r: r and r["state"] == "issued" and r["deliveries"][0].get("transport_state") == "accepted",
                         what="issued and accepted by the axis")

@@ -102,6 +102,7 @@ def test_every_package_both_ways_is_kept_chained_and_sealed(system):
                                "signer_full_name": "Lê Văn Minh"}, timeout=30)
     assert response.status_code == 202, response.text
     key = response.json()["id"]
+    assert http.approve_outgoing(urls["dispatch"], key).status_code == 202  # the leader's own approval
     record = wait_until(lambda: get(f"{urls['dispatch']}/outgoing/{key}"),
                         lambda r: bool(r and r.get("deliveries")) and [s["code"] for s in r["deliveries"][0].get("business_statuses", [])] == ["01", "03"],
                         timeout=240, what="our document issued and answered 01, 03")

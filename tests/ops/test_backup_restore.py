@@ -62,6 +62,7 @@ def issue(urls) -> dict:
                                "recipients": PROVINCE_OFFICE, "signer_full_name": "Lê Văn Minh"}, timeout=30)
     assert response.status_code == 202, response.text
     key = response.json()["id"]
+    assert http.approve_outgoing(urls["dispatch"], key).status_code == 202  # the leader's own approval
     return wait_until(lambda: get(f"{urls['dispatch']}/outgoing/{key}"), lambda r: r and r["state"] == "issued",
                       what="issued")
 

@@ -137,6 +137,7 @@ def test_an_issued_document_counts_as_issued_with_its_signatures_by_level(system
                                "recipients": PROVINCE_OFFICE, "signer_full_name": "Lê Văn Minh"}, timeout=30)
     assert response.status_code == 202, response.text
     key = response.json()["id"]
+    assert http.approve_outgoing(urls["dispatch"], key).status_code == 202  # the leader's own approval
     wait_until(lambda: http.get(f"{urls['dispatch']}/outgoing/{key}", timeout=10).json(),
                lambda r: r.get("state") == "issued", what="issued")
 

@@ -40,6 +40,9 @@ OUTGOING = {"id": "out-1", "state": "issued", "subject": "Báo cáo số liệu"
                             "business_statuses": [{"code": "01", "at": NOW}]}],
             "history": [{"at": NOW, "action": "issued", "by": "vanthu"}]}
 TO_CHECK = {**OUTGOING, "id": "out-2", "state": "awaiting_clerk_check", "code": None, "issue_due_at": NOW}
+# handed in by the clerk, waiting for the chairman's own approval (R-7.1, R-8.2)
+HANDED_IN = {**OUTGOING, "id": "out-3", "state": "awaiting_approval", "code": None, "issued_at": None, "deliveries": [],
+             "subject": "Thông báo lịch tiếp dân", "approval": {"asked_of": "chutich", "asked_by": "vanthu", "asked_at": NOW}}
 DRAFT = {"id": "dr-1", "state": "submitted", "subject": "Báo cáo số liệu", "type_name": "Báo cáo", "author": "cc.vanphong",
          "author_name": "Phạm Minh Tuấn", "urgency": 0, "recipients": ["000.01.00.H56"], "comments": [],
          "versions": [{"version": 1, "name": "bc.pdf", "pdf": {"sha256": "cd" * 32}}],
@@ -82,7 +85,7 @@ ANSWERS = {
         {"id": "in-1", "subject": "Về việc triển khai Đề án 06", "code": "123/UBND-VP", "priority": 2, "role": "lead",
          "standing": "overdue", "deadline": "2026-11-28", "note": "Khẩn", "reply_owed": True, "reply_due": "2026-12-10"}]},
     ("intake", "/staff"): [{"user": "cc.vanphong", "name": "Phạm Minh Tuấn", "role": "officer", "position": "VP"}],
-    ("dispatch", "/outgoing"): [OUTGOING, TO_CHECK],
+    ("dispatch", "/outgoing"): [OUTGOING, TO_CHECK, HANDED_IN],
     ("dispatch", "/outgoing/out-1"): OUTGOING,
     ("dispatch", "/outgoing/out-1/audit"): AUDIT,
     ("dispatch", "/issuing/late"): {"overdue": [TO_CHECK], "late": []},
@@ -218,6 +221,17 @@ async def test_the_forms_post_to_the_services_as_the_signed_in_user(portal):
         for path, data in (("/du-thao/dr-1/duyet", {}), ("/du-thao/dr-1/tra-lai", {"comment": "Sửa lại"}),
                            ("/van-ban-di/out-1/thu-hoi", {"reason": "Sai số liệu"})):
             assert (await chairman.post(path, data={"csrf_token": token, **data})).status_code == 303, path
+        # what the clerk handed in for him, with his own approve and return forms (R-7.1, R-8.2)
+        home = (await chairman.get("/lanh-dao")).text
+        row = re.search(r'<tr id="handed-in-out-3">(.*?)</tr>', home, re.S).group(1)
+        assert "Thông báo lịch tiếp dân" in row and 'action="/van-ban-di/out-3/duyet"' in row and 'name="reason"' in row
+        assert 'id="handed-in-out-1"' not in home and 'id="handed-in-out-2"' not in home
+        unexplained = await chairman.post("/van-ban-di/out-3/tra-lai", data={"csrf_token": token, "reason": " "})
+        assert unexplained.status_code == 422 and "Ghi lý do trả lại" in unexplained.text
+        for path, data in (("/van-ban-di/out-3/duyet", {}), ("/van-ban-di/out-3/tra-lai", {"reason": "Sai nơi nhận"})):
+            assert (await chairman.post(path, data={"csrf_token": token, **data})).status_code == 303, path
+    async with signed_in(portal, "phochutich") as vice:  # handed in for the chairman: not on her page
+        assert 'id="handed-in-out-3"' not in (await vice.get("/lanh-dao")).text
     async with signed_in(portal, "cc.vanphong") as officer:
         token = csrf_of((await officer.get("/viec-cua-toi")).text)
         for action in ("received", "progress", "completed"):
@@ -241,6 +255,7 @@ async def test_the_forms_post_to_the_services_as_the_signed_in_user(portal):
     assert ("vanthu", "dispatch", "/outgoing/out-2/format-check") in changes
     assert ("vanthu", "intake", "/digitisations") in changes
     assert ("chutich", "intake", "/documents/in-1/assignment") in changes
+    assert ("chutich", "dispatch", "/outgoing/out-3/approve") in changes and ("chutich", "dispatch", "/outgoing/out-3/return") in changes
     assert ("cc.vanphong", "intake", "/documents/in-1/handling/cc.vanphong/received") in changes
     assert ("luutru", "archive", "/dossiers/2026.01.VP/accept") in changes
     assert all(user != "vanhanh" for user, *_ in changes)

@@ -223,12 +223,32 @@ class Load:
                 return item
             if response.status_code == 202:
                 item.key = response.json()["id"]
+                if not self.approve(commune, item.key):
+                    item.certain = False
                 return item
             self.errors[f"POST /outgoing: HTTP {response.status_code}"] += 1
             item.certain = False  # e.g. 500 while the store was away: maybe stored, maybe not
             return item
         item.certain = False
         return item
+
+    def approve(self, commune: Commune, key: str) -> bool:
+        """The chairman's own approval (R-7.1, R-8.2), asked again until it is answered: the same
+        approval twice is answered the same, so a retry after a lost answer is safe."""
+        url = f"{commune.url('dispatch')}/outgoing/{key}/approve"
+        for _ in range(600):
+            try:
+                response = commune.staff.post(url, json={"by": "chutich"}, timeout=60)
+            except httpx.HTTPError:  # dispatch or the store down: ask again
+                time.sleep(1)
+                continue
+            if response.status_code == 202:
+                return True
+            if response.status_code < 500:
+                self.errors[f"POST /outgoing/…/approve: HTTP {response.status_code}"] += 1
+                return False
+            time.sleep(1)
+        return False
 
     def _outgoing(self) -> None:
         a = self.communes[0]

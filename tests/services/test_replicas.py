@@ -66,7 +66,9 @@ def issue_one(urls, i: int) -> str:
                          data={"type_name": "Thông báo", "subject": subject, "recipients": RECIPIENT,
                                "signer_full_name": "Lê Văn Minh"}, timeout=120)
     assert response.status_code == 202, response.text
-    return response.json()["id"]
+    key = response.json()["id"]
+    assert http.approve_outgoing(urls["dispatch"], key, timeout=120).status_code == 202  # the leader's own approval
+    return key
 
 
 def metric_total(base_url: str, name: str, **labels: str) -> float:

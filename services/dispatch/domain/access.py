@@ -16,6 +16,9 @@ ACCESS = {
     ("GET", "/outgoing/{key}"): READERS,
     ("GET", "/outgoing/{key}/audit"): READERS,
     ("GET", "/outgoing"): READERS,
+    # a document the clerk hands in waits for the leader's own approval
+    ("POST", "/outgoing/{key}/approve"): LEADERS,
+    ("POST", "/outgoing/{key}/return"): LEADERS,
     ("POST", "/outgoing/{key}/recall"): LEADERS,
     ("POST", "/outgoing/{key}/paper/{organ_id}"): CLERK,
     ("GET", "/paper/pending"): CLERK | LEADERS,

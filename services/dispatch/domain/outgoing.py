@@ -1,8 +1,12 @@
 """An outgoing document's life in dispatch (văn bản đi), pure rules.
 
-leader_signing ─▶ [awaiting_clerk_check] ─▶ agency_signing (numbered) ─▶ [annex_signing] ─▶ issued
-       │                   │
-       └─▶ signature_refused ◀┘
+[awaiting_approval] ─▶ leader_signing ─▶ [awaiting_clerk_check] ─▶ agency_signing (numbered) ─▶ [annex_signing] ─▶ issued
+       │                 │                   │
+       └─▶ returned_by_leader └─▶ signature_refused ◀┘
+
+A document the clerk hands in (`POST /outgoing`) waits for the named leader's own approval
+(R-7.1, R-8.2): nobody's key signs on somebody else's word. A draft the leader approved in the
+system goes straight to the leader's signature.
 
 Signatures come in the order the rules require: the leader's first, then — only over a valid
 leader signature — the agency's (R-8.3c); the number and date are given between the two
@@ -21,6 +25,8 @@ from shared.workdays import WorkCalendar
 
 
 class OutgoingState(StrEnum):
+    AWAITING_APPROVAL = "awaiting_approval"  # handed in by the clerk: the named leader approves it himself
+    RETURNED_BY_LEADER = "returned_by_leader"
     LEADER_SIGNING = "leader_signing"
     AWAITING_CLERK_CHECK = "awaiting_clerk_check"  # R-7.2: the clerk checks the format before the number
     RETURNED_BY_CLERK = "returned_by_clerk"
@@ -114,6 +120,31 @@ def cancel_problems(document: dict, *, by_role: str | None, reason: str) -> list
     if not reason.strip():
         problems.append("Ghi lý do hủy.")
     return problems
+
+
+LEADER_ROLES = ("chairman", "vice_chairman")
+
+
+def approval_problems(document: dict, *, by_user: str, by_role: str | None, approving: bool, reason: str = "") -> list[str]:
+    """R-7.1, R-8.2: what stops a leader approving (or returning) a document the clerk handed in.
+    Only the leader the clerk named decides, while it waits; a return says why."""
+    problems = []
+    if by_role not in LEADER_ROLES:
+        problems.append("Chỉ lãnh đạo UBND xã duyệt văn bản để ký số.")
+    if document.get("state") != OutgoingState.AWAITING_APPROVAL:
+        problems.append("Văn bản không ở trạng thái chờ lãnh đạo duyệt.")
+    asked_of = (document.get("approval") or {}).get("asked_of")
+    if asked_of and by_user != asked_of:
+        problems.append(f"Văn thư trình văn bản này cho {asked_of}; chỉ người đó duyệt hoặc trả lại.")
+    if not approving and not reason.strip():
+        problems.append("Ghi lý do trả lại để văn thư biết.")
+    return problems
+
+
+def already_decided(document: dict, *, by_user: str, approving: bool) -> bool:
+    """The same leader's same decision arriving again (a retried call): answered, not refused."""
+    approval = document.get("approval") or {}
+    return approval.get("decided_by") == by_user and approval.get("approved") is approving
 
 
 def needs_redelivery(delivery: dict, now: dt.datetime, *, after: dt.timedelta, max_times: int) -> bool:

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from services.dispatch.adapters import repository as repo
 from services.dispatch.domain.outgoing import issue_standing, replies_owed
 from services.dispatch.entrypoints import drafts_api, register_api, reports_api
+from services.dispatch.handlers.approval import ApprovalRefused, decide_outgoing
 from services.dispatch.handlers.clerk_check import CheckRefused, format_check
 from services.dispatch.handlers.create import InvalidDraft, create_outgoing
 from services.dispatch.handlers.delivery import (
@@ -71,11 +72,13 @@ async def submit_outgoing(
     due_date: dt.date | None = Form(None),
     drafting_unit: str = Form("VP"),
     requested_by: str | None = Form(None, description="the clerk who issues it and applies the agency signature (the caller)"),
-    approved_by: str = Form("chutich", description="the leader who approved it and signs with their own key"),
+    approved_by: str = Form("chutich", description="the leader asked to approve it; it waits for that leader's own "
+                                                 "POST /outgoing/{id}/approve before their key signs"),
     category: str = Form("normal", description="normal, legal_normative, finance, personnel, complaint (R-5.2: also on paper)"),
 ) -> dict:
-    """An approved document: it is signed by the leader, numbered, signed by the agency and
-    issued to each recipient. Answers 202 with the document's id; follow it at /outgoing/{id}."""
+    """A document to issue, handed in by the clerk: it waits for the named leader's approval
+    (R-7.1, R-8.2), is then signed by the leader, numbered, signed by the agency and issued to
+    each recipient. Answers 202 with the document's id; follow it at /outgoing/{id}."""
     pdf = await file.read(MAX_UPLOAD + 1)
     if len(pdf) > MAX_UPLOAD:
         raise HTTPException(413, "file larger than 64 MiB")
@@ -94,6 +97,7 @@ async def submit_outgoing(
             drafting_unit=drafting_unit,
             requested_by=acting_user(request, requested_by),
             approved_by=approved_by,
+            approved=False,
             category=category,
             annexes=[(a.filename or f"phu-luc-{i}.pdf", await a.read(MAX_UPLOAD + 1)) for i, a in enumerate(annexes or [], 1)],
         )
@@ -126,6 +130,40 @@ async def list_outgoing(request: Request, state: str | None = None, limit: int =
 class RecallIn(BaseModel):
     by: str | None = Field(None, min_length=1, description="Chủ tịch hoặc Phó Chủ tịch quyết định thu hồi")
     reason: str = Field("", max_length=2000)
+
+
+class ApprovalIn(BaseModel):
+    by: str | None = Field(None, min_length=1, description="the leader the clerk named (the caller)")
+
+
+class ReturnIn(ApprovalIn):
+    reason: str = Field("", max_length=2000, description="why it goes back to the clerk")
+
+
+def _decision_refused(exc: ApprovalRefused) -> HTTPException:
+    return HTTPException(404 if exc.missing else 409 if exc.conflict else 422, {"problems": exc.problems})
+
+
+@router.post("/outgoing/{key}/approve", status_code=202)
+async def approve_outgoing(key: str, request: Request, body: ApprovalIn | None = None) -> dict:
+    """R-7.1, R-8.2: the named leader approves a document the clerk handed in; his key then signs
+    it, asked in his name. The same approval again answers the same (idempotent)."""
+    try:
+        record = await decide_outgoing(ctx_of(request), key, by=acting_user(request, body.by if body else None), approving=True)
+    except ApprovalRefused as exc:
+        raise _decision_refused(exc) from exc
+    return {"id": key, "state": record["state"], "approval": record["approval"]}
+
+
+@router.post("/outgoing/{key}/return")
+async def return_outgoing(key: str, body: ReturnIn, request: Request) -> dict:
+    """The named leader sends a handed-in document back to the clerk with the reason; nothing is signed."""
+    try:
+        record = await decide_outgoing(ctx_of(request), key, by=acting_user(request, body.by), approving=False,
+                                       reason=body.reason)
+    except ApprovalRefused as exc:
+        raise _decision_refused(exc) from exc
+    return {"id": key, "state": record["state"], "approval": record["approval"]}
 
 
 @router.post("/outgoing/{key}/recall", status_code=202)

@@ -1,4 +1,6 @@
-"""Receiving an approved document (R-7.1) and asking for the leader's signature."""
+"""Receiving a document to issue (R-7.1): handed in by the clerk it waits for the named leader's
+own approval (`handlers/approval.py`); approved in the system (a draft) it goes straight to the
+leader's signature."""
 
 from __future__ import annotations
 
@@ -96,7 +98,10 @@ async def create_outgoing(
     draft_id: str | None = None,
     annexes: list[tuple[str, bytes]] = (),
     clerk_check_required: bool = False,
+    approved: bool = True,
 ) -> dict:
+    """`approved`: the leader approved it himself (a draft); False when the clerk hands it in
+    naming `approved_by`, who then approves it with his own call before his key signs."""
     page_count = _check_pdf(pdf)
     for name, data in annexes:  # separate-file annexes: PDFs the agency signs too (NĐ 30 Phụ lục I II.8)
         try:
@@ -112,14 +117,14 @@ async def create_outgoing(
 
     key = uuid.uuid4().hex
     bind_correlation_id(key)  # the document key follows it through every service
-    approved = await ctx.blobs.put(pdf, media_type="application/pdf", name=f"{key}-approved.pdf")
+    approved_pdf = await ctx.blobs.put(pdf, media_type="application/pdf", name=f"{key}-approved.pdf")
     annex_files = [{"name": name, "approved": (await ctx.blobs.put(data, media_type="application/pdf", name=name)).model_dump()}
                    for name, data in annexes]
     now = utcnow()
     request_id = uuid.uuid4().hex
     record = {
         "_id": key,
-        "state": OutgoingState.LEADER_SIGNING.value,
+        "state": (OutgoingState.LEADER_SIGNING if approved else OutgoingState.AWAITING_APPROVAL).value,
         "type_name": type_name,
         "code_notation": code_notation,
         "subject": subject,
@@ -133,13 +138,16 @@ async def create_outgoing(
         "writes_number": {NUMBER_FIELD, DATE_FIELD} <= field_names(pdf),
         "drafting_unit": drafting_unit,
         "page_count": page_count,
-        "files": {"approved": approved.model_dump()},
+        "files": {"approved": approved_pdf.model_dump()},
         "signatures": [],
-        "signature_requests": [{"request_id": request_id, "role": "leader", "at": now}],
+        "signature_requests": [{"request_id": request_id, "role": "leader", "at": now}] if approved else [],
+        "leader_key_label": leader_key_label or ctx.settings.chairman_key_label,
         "deliveries": [],
         "created_at": now,
         "created_by": requested_by,
-        "approved_by": approved_by,  # the leader whose key signs (R-7.1, R-8.2)
+        "approved_by": approved_by if approved else None,  # the leader whose key signs (R-7.1, R-8.2)
+        # handed in by the clerk: whose approval it waits for, and later the decision
+        "approval": None if approved else {"asked_of": approved_by, "asked_by": requested_by, "asked_at": now},
         "answers": answers or [],  # the incoming documents it answers (ResponseFor in the envelope)
         "annexes": annex_files,
         # R-7.2: a document the clerk did not submit waits for the clerk's format check before its number.
@@ -150,20 +158,25 @@ async def create_outgoing(
 
     async def work(uow):
         await repo.insert(uow, record)
-        uow.publish(
-            SignatureRequested(
-                request_id=request_id,
-                document_key=key,
-                role="leader",
-                key_label=leader_key_label or ctx.settings.chairman_key_label,
-                pdf=approved,
-                requested_by_user=approved_by,
-                reason=f"Phê duyệt: {subject}",
-                urgent=priority.value > 0,
-            )
-        )
         uow.audit("outgoing.created", subject_type="outgoing", subject_id=key, actor=requested_by,
-                  details={"type_name": type_name, "recipients": recipients, "urgency": int(priority), "sha256": approved.sha256})
+                  details={"type_name": type_name, "recipients": recipients, "urgency": int(priority), "sha256": approved_pdf.sha256,
+                           **({} if approved else {"awaiting_approval_of": approved_by})})
+        if approved:
+            uow.publish(leader_signature_request(record, request_id, by=approved_by))
 
     await ctx.store.transaction(work)
     return record
+
+
+def leader_signature_request(record: dict, request_id: str, *, by: str) -> SignatureRequested:
+    """The leader's signature with the leader's key, asked in the leader's own name (R-8.2)."""
+    return SignatureRequested(
+        request_id=request_id,
+        document_key=record["_id"],
+        role="leader",
+        key_label=record["leader_key_label"],
+        pdf=record["files"]["approved"],
+        requested_by_user=by,
+        reason=f"Phê duyệt: {record['subject']}",
+        urgent=record["urgency"] > 0,
+    )

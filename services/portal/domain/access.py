@@ -58,6 +58,8 @@ ACCESS: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/van-ban-den/{key}/giao-viec"): LEADERS,
     ("POST", "/du-thao/{draft_id}/duyet"): LEADERS,
     ("POST", "/du-thao/{draft_id}/tra-lai"): LEADERS,
+    ("POST", "/van-ban-di/{key}/duyet"): LEADERS,  # what the clerk handed in
+    ("POST", "/van-ban-di/{key}/tra-lai"): LEADERS,
     ("POST", "/van-ban-di/{key}/thu-hoi"): LEADERS,
     # --- officers: my work, drafts (R-6.4, R-7.1, R-10.3, R-15.1) ------------------------------
     ("GET", "/viec-cua-toi"): OFFICER,

@@ -103,7 +103,7 @@ async def outgoing(request: Request) -> Response:
     paper, _ = await try_get(request, "dispatch", "/paper/pending")
     documents = documents or []
     to_check = [d for d in documents if d.get("state") == "awaiting_clerk_check"]
-    in_progress = [d for d in documents if d.get("state") in ("leader_signing", "agency_signing", "annex_signing")]
+    in_progress = [d for d in documents if d.get("state") in ("awaiting_approval", "leader_signing", "agency_signing", "annex_signing")]
     return render(request, "clerk_outgoing.html", title="Văn bản đi", to_check=to_check, in_progress=in_progress,
                   documents=documents, late=late or {"overdue": [], "late": []}, unacknowledged=unacknowledged or [],
                   paper=paper or [], error=error)

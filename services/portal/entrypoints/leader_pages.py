@@ -20,10 +20,15 @@ async def leader_home(request: Request) -> Response:
     awaiting, error = await try_get(request, "intake", "/handling/awaiting-assignment")
     drafts, error_drafts = await try_get(request, "dispatch", "/drafts", params={"state": "submitted"})
     late, _ = await try_get(request, "dispatch", "/issuing/late")
+    # R-7.1, R-8.2: what the clerk handed in waits for the named leader's own approval
+    handed_in, error_handed_in = await try_get(request, "dispatch", "/outgoing", params={"state": "awaiting_approval"})
+    me = request.state.caller.user
+    handed_in = sorted((d for d in handed_in or [] if (d.get("approval") or {}).get("asked_of") == me),
+                       key=lambda d: -int(d.get("urgency") or 0))
     awaiting = sorted(awaiting or [], key=lambda d: -int(d.get("priority") or 0))  # urgent first (R-4.2c)
     drafts = sorted(drafts or [], key=lambda d: -int(d.get("urgency") or 0))
     return render(request, "leader_home.html", title="Giao việc và duyệt văn bản", awaiting=awaiting, drafts=drafts,
-                  late=(late or {}).get("overdue", []), error=error or error_drafts)
+                  handed_in=handed_in, late=(late or {}).get("overdue", []), error=error or error_drafts or error_handed_in)
 
 
 async def _officers(request: Request) -> list[dict]:
@@ -89,6 +94,21 @@ async def return_draft(draft_id: str, request: Request, comment: str = Form(""))
         raise PageError(422, "Ghi ý kiến khi trả lại dự thảo.")
     await act(request, "dispatch", "POST", f"/drafts/{quote(draft_id, safe='')}/return", json={"comment": comment})
     return back(f"/du-thao/{quote(draft_id, safe='')}", "draft_returned")
+
+
+@router.post("/van-ban-di/{key}/duyet")
+async def approve_handed_in(key: str, request: Request) -> Response:
+    """The leader approves, himself, a document the clerk handed in; his key then signs it."""
+    await act(request, "dispatch", "POST", f"/outgoing/{quote(key, safe='')}/approve", json={})
+    return back(f"/van-ban-di/{quote(key, safe='')}", "outgoing_approved")
+
+
+@router.post("/van-ban-di/{key}/tra-lai")
+async def return_handed_in(key: str, request: Request, reason: str = Form("")) -> Response:
+    if not reason.strip():
+        raise PageError(422, "Ghi lý do trả lại để văn thư biết.")
+    await act(request, "dispatch", "POST", f"/outgoing/{quote(key, safe='')}/return", json={"reason": reason})
+    return back(f"/van-ban-di/{quote(key, safe='')}", "outgoing_returned")
 
 
 @router.post("/van-ban-di/{key}/thu-hoi")

@@ -39,6 +39,8 @@ NOTICES = {
     "draft_version": "Đã tải lên phiên bản mới.",
     "draft_submitted": "Đã trình dự thảo.",
     "draft_approved": "Đã duyệt dự thảo: văn bản được chuyển đi ký số.",
+    "outgoing_approved": "Đã duyệt: văn bản được chuyển đi ký số bằng khóa của đồng chí.",
+    "outgoing_returned": "Đã trả lại văn bản cho văn thư.",
     "draft_returned": "Đã trả lại dự thảo kèm ý kiến.",
     "format_passed": "Đã kiểm tra thể thức: văn bản được cấp số và ký số cơ quan.",
     "format_returned": "Đã trả lại văn bản kèm nhận xét về thể thức.",
@@ -63,6 +65,7 @@ STATE_LABELS_VI = {
     "recalled": "Đã thu hồi", "digitising": "Đang số hóa", "digitisation_failed": "Số hóa không thành",
     "awaiting_assignment": "Chờ giao việc", "assigned": "Đã giao", "in_progress": "Đang xử lý", "completed": "Đã hoàn thành",
     # outgoing
+    "awaiting_approval": "Chờ lãnh đạo duyệt", "returned_by_leader": "Lãnh đạo trả lại",
     "leader_signing": "Chờ lãnh đạo ký số", "awaiting_clerk_check": "Chờ văn thư kiểm tra thể thức",
     "returned_by_clerk": "Văn thư trả lại", "agency_signing": "Đang cấp số, ký số cơ quan", "annex_signing": "Đang ký phụ lục",
     "issued": "Đã phát hành", "signature_refused": "Ký số bị từ chối", "cancelled": "Đã hủy",
