@@ -124,6 +124,12 @@ def create_app(data_dir: Path, agencies: Agencies, base_url: str) -> FastAPI:
         # 15: wrong SystemId/SecretKey (standards.md §2.4 error codes)
         return _fail("15", f"XroadVnpt signature rejected: {exc}", http=401)
 
+    @app.exception_handler(Exception)
+    async def crashed(request: Request, exc: Exception) -> JSONResponse:
+        # A test tool: say what broke, so a test's failure message carries the cause.
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return JSONResponse({"detail": f"local axis error: {type(exc).__name__}: {exc}"}, status_code=500)
+
     def caller(request: Request) -> tuple[Agency, dict[str, str]]:
         system_id, params = verify_headers(request.headers, agencies.secrets())
         agency = agencies.by_system(system_id)

@@ -9,6 +9,7 @@ import datetime as dt
 import io
 import os
 import re
+import threading
 import uuid
 from pathlib import Path
 
@@ -82,12 +83,22 @@ class Simulator:
         self.pki = pki
         self.store = store
         self.agencies = agencies
+        # One document issued at a time: concurrent sends (tests send six at once) share the
+        # cached signers and the font; a 500 was once seen under that load, cause not caught.
+        self._issuing = threading.Lock()
 
     # --- documents an agency issues ------------------------------------------------------
 
     def issue(self, agency: Agency, *, to: str, subject: str, type_name: str, code_notation: str | None,
               urgency: int, due_date: dt.date | None, fault: str | None,
               code_number: int | None = None) -> tuple[EdocPackage, bytes]:
+        with self._issuing:
+            return self._issue(agency, to=to, subject=subject, type_name=type_name, code_notation=code_notation,
+                               urgency=urgency, due_date=due_date, fault=fault, code_number=code_number)
+
+    def _issue(self, agency: Agency, *, to: str, subject: str, type_name: str, code_notation: str | None,
+               urgency: int, due_date: dt.date | None, fault: str | None,
+               code_number: int | None = None) -> tuple[EdocPackage, bytes]:
         today = vn_date(utcnow())
         # A forced number reproduces a sender reusing a number (a second document, same number).
         number = code_number or self.store.next_value(f"{agency.code}:{today.year}")
