@@ -204,5 +204,6 @@ class Simulator:
 
 
 async def pause_between_statuses() -> None:
-    # 01 at arrival, 03 when the agency's clerk registers it: a moment later, as in life.
-    await asyncio.sleep(0.5)
+    # 01 at arrival, 03 when the agency's clerk registers it: a moment later, as in life
+    # (longer in a test that stops the axis between the two).
+    await asyncio.sleep(float(os.environ.get("LOCALAXIS_STATUS_PAUSE_SECONDS", "0.5")))

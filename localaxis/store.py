@@ -23,6 +23,8 @@ CREATE TABLE IF NOT EXISTS sim_inbox (id INTEGER PRIMARY KEY AUTOINCREMENT, agen
   document_id TEXT, code TEXT, subject TEXT, from_code TEXT, received_at REAL, signatures TEXT);
 CREATE TABLE IF NOT EXISTS sim_statuses (id INTEGER PRIMARY KEY AUTOINCREMENT, agency TEXT, axis_doc_id TEXT,
   response_for_document_id TEXT, status_code TEXT, description TEXT, timestamp TEXT, received_at REAL);
+CREATE TABLE IF NOT EXISTS sim_pending_statuses (id INTEGER PRIMARY KEY AUTOINCREMENT, agency TEXT, axis_doc_id TEXT,
+  status_code TEXT);
 """
 PENDING = ("pending", "processing")
 
@@ -78,13 +80,37 @@ class AxisStore:
         with self._lock:
             return self._db.execute(query + " ORDER BY created, rowid", args).fetchall()
 
-    def add_inbox(self, agency: str, axis_doc_id: str, document_id: str, code: str, subject: str, from_code: str,
-                  signatures: list[dict]) -> None:
-        with self._lock:
+    def accept_edoc(self, agency: str, axis_doc_id: str, document_id: str, code: str, subject: str, from_code: str,
+                    signatures: list[dict], statuses_to_send: list[str]) -> None:
+        """A simulated agency takes a document: its inbox row, the item done and the statuses it
+        owes the sender, in one transaction — a kill of the axis then loses none of them."""
+        with self._lock, self._db:
+            self._db.execute("BEGIN")
             self._db.execute(
                 "INSERT INTO sim_inbox(agency, axis_doc_id, document_id, code, subject, from_code, received_at, signatures) "
                 "VALUES(?,?,?,?,?,?,?,?)",
                 (agency, axis_doc_id, document_id, code, subject, from_code, time.time(), json.dumps(signatures, ensure_ascii=False)))
+            self._db.execute("UPDATE items SET status = 'done', status_at = ? WHERE doc_id = ?", (time.time(), axis_doc_id))
+            self._db.executemany("INSERT INTO sim_pending_statuses(agency, axis_doc_id, status_code) VALUES(?,?,?)",
+                                 [(agency, axis_doc_id, status) for status in statuses_to_send])
+
+    def pending_statuses(self, axis_doc_id: str | None = None) -> list[sqlite3.Row]:
+        """Statuses the simulated agencies still owe, oldest first (all, or for one received item)."""
+        query = "SELECT * FROM sim_pending_statuses" + (" WHERE axis_doc_id = ?" if axis_doc_id else "") + " ORDER BY id"
+        with self._lock:
+            return self._db.execute(query, (axis_doc_id,) if axis_doc_id else ()).fetchall()
+
+    def release_status(self, pending_id: int, *, doc_id: str, sender_doc_id: str, from_code: str, to_code: str,
+                       data: bytes) -> bool:
+        """One owed status put on the axis for its recipient, and struck off, in one transaction."""
+        now = time.time()
+        with self._lock, self._db:
+            self._db.execute("BEGIN")
+            if self._db.execute("DELETE FROM sim_pending_statuses WHERE id = ?", (pending_id,)).rowcount != 1:
+                return False  # already sent
+            self._db.execute("INSERT INTO items VALUES(?,?,?,?,?,?,?,?,?,?,?)",
+                             (doc_id, sender_doc_id, from_code, to_code, "status", data, now, "pending", now, "", ""))
+            return True
 
     def inbox(self, agency: str) -> list[dict]:
         with self._lock:

@@ -7,6 +7,7 @@ import datetime as dt
 import hashlib
 import io
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -30,11 +31,11 @@ SECRET = "dev-secret-hoang-duc"
 SYSTEM = "vanthu.000.24.26.H56"
 
 
-def start_axis(data: Path, port: int) -> subprocess.Popen:
+def start_axis(data: Path, port: int, env: dict[str, str] | None = None) -> subprocess.Popen:
     process = subprocess.Popen(
         [sys.executable, "-m", "localaxis", "--port", str(port), "--data-dir", str(data),
          "--agencies", str(REPO / "deploy/local-axis/agencies.json")],
-        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, **(env or {})},
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -229,6 +230,59 @@ async def test_simulated_agency_answers_a_document_with_01_then_03(axis, client)
     entry = next(r for r in inbox if r["document_id"] == package.document_id)
     assert [s["field"] for s in entry["signatures"]] == ["ChuKyLanhDao", "ChuKyCoQuan"]
     assert all(s["intact"] and s["valid"] and s["trusted"] for s in entry["signatures"])
+
+
+async def _status_codes_for(client, document_id: str) -> list[str]:
+    codes = []
+    for item in await client.list_received("status"):
+        status = parse_status(await client.fetch(item.doc_id))
+        if status.response_for.document_id == document_id:
+            codes.append(status.status_code.value)
+    return codes
+
+
+async def test_an_agency_killed_between_01_and_03_still_sends_03_after_the_restart(axis, tmp_path):
+    # The fault-injection suite kills the axis at random: a 03 the agency owed was once lost.
+    data = tmp_path / "axis"
+    shutil.copytree(axis[1] / "pki", data / "pki")
+    slow = {"LOCALAXIS_STATUS_PAUSE_SECONDS": "30"}
+    port = free_port()
+    process = start_axis(data, port, slow)
+    client = VxpAxisClient(f"http://127.0.0.1:{port}", SYSTEM, SECRET, timeout=30)
+    try:
+        sent = httpx.post(f"http://127.0.0.1:{port}/_sim/agencies/{OFFICE}/send", json={"subject": "Trước khi dừng"},
+                          timeout=60).json()
+        axis_doc_id = sent["documents"][0]["axis_doc_id"]
+        package = parse_edoc(await client.fetch(axis_doc_id))
+        await client.acknowledge(axis_doc_id, "done")
+        from shared.edxml import build_edoc
+
+        forwarded = package.model_copy(update={"sender": Organization(organ_id=COMMUNE, organ_name="UBND xã Hoằng Đức"),
+                                               "recipients": [Organization(organ_id="000.00.00.H56")]})
+        await client.send(COMMUNE, ["000.00.00.H56"], "edoc", build_edoc(forwarded))
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and await _status_codes_for(client, package.document_id) != ["01"]:
+            time.sleep(0.2)
+        assert await _status_codes_for(client, package.document_id) == ["01"]
+    finally:
+        await client.close()
+        process.kill()  # SIGKILL while the agency waits to send 03
+        process.wait(10)
+    port = free_port()
+    process = start_axis(data, port)  # the usual half-second pause
+    client = VxpAxisClient(f"http://127.0.0.1:{port}", SYSTEM, SECRET, timeout=30)
+    try:
+        deadline = time.monotonic() + 30
+        codes: list[str] = []
+        while time.monotonic() < deadline and len(codes) < 2:
+            codes = await _status_codes_for(client, package.document_id)
+            time.sleep(0.2)
+        assert codes == ["01", "03"]
+        inbox = httpx.get(f"http://127.0.0.1:{port}/_sim/agencies/000.00.00.H56/inbox").json()
+        assert [r["document_id"] for r in inbox].count(package.document_id) == 1
+    finally:
+        await client.close()
+        stop_axis(process)
 
 
 @pytest.mark.parametrize("fault", ["broken_xml", "missing_field", "bad_attachment_base64", "exe_as_pdf", "secret",
