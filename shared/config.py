@@ -22,6 +22,9 @@ class Settings(BaseSettings):
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
     mongodb_url: str = "mongodb://127.0.0.1:27018/"
     database_prefix: str = "vanthu"
+    # A store command slower than this is logged with its collection and the shape of its filter
+    # (values left out): how a query that scans is found in production. 0 turns it off.
+    store_slow_command_ms: float = 500.0
     var_dir: Path = REPO_ROOT / "var"
 
     # --- the commune (mã định danh, R-10.4) -------------------------------------------

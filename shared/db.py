@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
-from pymongo import AsyncMongoClient, ReturnDocument
+from pymongo import AsyncMongoClient, ReturnDocument, monitoring
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError, PyMongoError
@@ -26,7 +26,7 @@ from pymongo.write_concern import WriteConcern
 
 from shared.clock import utcnow
 from shared.contracts.base import Message
-from shared.logging import current_correlation_id
+from shared.logging import current_correlation_id, get_logger
 from shared.metrics import STORE_TRANSACTION_SECONDS
 
 T = TypeVar("T")
@@ -46,14 +46,67 @@ def bind_audit_origin(origin: str | None) -> None:
     _audit_origin.set(origin)
 
 
+log = get_logger(__name__)
+
+
+def query_shape(value: Any, depth: int = 0) -> Any:
+    """A filter with its values replaced by '?' (operators and field names kept): loggable."""
+    if depth > 4:
+        return "…"
+    if isinstance(value, dict):
+        return {key: query_shape(item, depth + 1) for key, item in list(value.items())[:12]}
+    if isinstance(value, list):
+        return [query_shape(item, depth + 1) for item in value[:3]]
+    return "?"
+
+
+class SlowCommandLog(monitoring.CommandListener):
+    """Logs store commands slower than a threshold, with collection and filter shape."""
+
+    def __init__(self, threshold_ms: float) -> None:
+        self.threshold_ms = threshold_ms
+        self._started: dict[tuple, tuple[str, Any]] = {}
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        command = event.command
+        name = event.command_name
+        target = command.get(name)
+        query = command.get("filter")
+        if query is None and isinstance(command.get("updates"), list) and command["updates"]:
+            query = command["updates"][0].get("q")
+        if query is None and isinstance(command.get("deletes"), list) and command["deletes"]:
+            query = command["deletes"][0].get("q")
+        if query is None and isinstance(command.get("pipeline"), list):
+            query = command["pipeline"][:2]
+        if query is None and name == "findAndModify":
+            query = command.get("query")
+        self._started[(event.connection_id, event.request_id)] = (f"{event.database_name}.{target}" if isinstance(target, str)
+                                                                  else event.database_name, query)
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        self._finish(event, "ok")
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        self._finish(event, "failed")
+
+    def _finish(self, event, outcome: str) -> None:
+        target, query = self._started.pop((event.connection_id, event.request_id), ("?", None))
+        elapsed_ms = event.duration_micros / 1000
+        if elapsed_ms >= self.threshold_ms and event.command_name not in ("hello", "isMaster", "ping", "endSessions"):
+            log.warning("slow store command", command=event.command_name, target=target, ms=round(elapsed_ms, 1),
+                        outcome=outcome, shape=str(query_shape(query))[:400] if query is not None else None)
+
+
 class AlreadyProcessed(Exception):
     """The message was handled before (a redelivery or a duplicate): nothing to do."""
 
 
 class Store:
-    def __init__(self, url: str, database: str, *, app_name: str = "vanthu") -> None:
+    def __init__(self, url: str, database: str, *, app_name: str = "vanthu", slow_command_ms: float = 0) -> None:
+        listeners = [SlowCommandLog(slow_command_ms)] if slow_command_ms > 0 else []
         self.client: AsyncMongoClient = AsyncMongoClient(
-            url, tz_aware=True, appname=app_name, serverSelectionTimeoutMS=5000, uuidRepresentation="standard"
+            url, tz_aware=True, appname=app_name, serverSelectionTimeoutMS=5000, uuidRepresentation="standard",
+            event_listeners=listeners,
         )
         self.db: AsyncDatabase = self.client[database]
         self._after_commit: list[Callable[[], None]] = []

@@ -166,7 +166,8 @@ def create_app(definition: ServiceDefinition, settings: Settings | None = None) 
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
-        store = Store(settings.mongodb_url, settings.database_name(definition.name), app_name=definition.name)
+        store = Store(settings.mongodb_url, settings.database_name(definition.name), app_name=definition.name,
+                      slow_command_ms=settings.store_slow_command_ms)
         await wait_for_store(store)
         await store.ensure_indexes()
         blobs = BlobStore(store, definition.name)  # type: ignore[arg-type]
