@@ -66,6 +66,10 @@ class SlowCommandLog(monitoring.CommandListener):
     def __init__(self, threshold_ms: float) -> None:
         self.threshold_ms = threshold_ms
         self._started: dict[tuple, tuple[str, Any]] = {}
+        self._streams: set[int] = set()  # change-stream cursors: their getMore waits by design
+
+    def _is_stream_wait(self, event: monitoring.CommandStartedEvent) -> bool:
+        return event.command_name == "getMore" and event.command.get("getMore") in self._streams
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
         command = event.command
@@ -78,12 +82,21 @@ class SlowCommandLog(monitoring.CommandListener):
             query = command["deletes"][0].get("q")
         if query is None and isinstance(command.get("pipeline"), list):
             query = command["pipeline"][:2]
+            if query and isinstance(query[0], dict) and "$changeStream" in query[0]:
+                query = "$changeStream"
+        if self._is_stream_wait(event):
+            query = "$changeStream"
         if query is None and name == "findAndModify":
             query = command.get("query")
         self._started[(event.connection_id, event.request_id)] = (f"{event.database_name}.{target}" if isinstance(target, str)
                                                                   else event.database_name, query)
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        key = (event.connection_id, event.request_id)
+        if self._started.get(key, (None, None))[1] == "$changeStream" and event.command_name == "aggregate":
+            cursor = (event.reply or {}).get("cursor") or {}
+            if cursor.get("id"):
+                self._streams.add(int(cursor["id"]))
         self._finish(event, "ok")
 
     def failed(self, event: monitoring.CommandFailedEvent) -> None:
@@ -91,6 +104,8 @@ class SlowCommandLog(monitoring.CommandListener):
 
     def _finish(self, event, outcome: str) -> None:
         target, query = self._started.pop((event.connection_id, event.request_id), ("?", None))
+        if query == "$changeStream" and event.command_name != "aggregate":
+            return  # a change stream's getMore returns when there is news, or after its wait
         elapsed_ms = event.duration_micros / 1000
         if elapsed_ms >= self.threshold_ms and event.command_name not in ("hello", "isMaster", "ping", "endSessions"):
             log.warning("slow store command", command=event.command_name, target=target, ms=round(elapsed_ms, 1),

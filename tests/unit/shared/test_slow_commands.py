@@ -37,3 +37,20 @@ async def test_a_slow_command_is_logged_with_its_collection_and_shape(mongodb_ur
         await store.client.drop_database(database)
         await store.close()
         await quiet.close()
+
+
+async def test_a_change_stream_waiting_for_news_is_not_a_slow_command(mongodb_url):
+    database = f"slow{uuid.uuid4().hex[:8]}"
+    store = Store(mongodb_url, database, app_name="test", slow_command_ms=0.001)
+    try:
+        with capture_logs() as logs:
+            async with await store.db.watch([]) as stream:
+                await stream.try_next()  # a getMore that waits for news (none comes)
+                await stream.try_next()
+            await store.db["records"].find_one({"_id": "r1"})
+        slow = [entry for entry in logs if entry["event"] == "slow store command"]
+        assert not [entry for entry in slow if entry["command"] == "getMore"], slow
+        assert [entry for entry in slow if entry["command"] == "find"]  # the listener was on
+    finally:
+        await store.client.drop_database(database)
+        await store.close()
