@@ -116,12 +116,18 @@ def python() -> str:
     return sys.executable
 
 
-def start_embedded_store(stack: Stack, port: int, data_dir: Path) -> ManagedProcess:
-    """SecantusDB (GPL-2.0-only) as a separate process speaking the MongoDB wire protocol."""
+def start_embedded_store(stack: Stack, port: int, data_dir: Path, *, sync_on_commit: bool = True) -> ManagedProcess:
+    """SecantusDB (GPL-2.0-only) as a separate process speaking the MongoDB wire protocol.
+
+    `--sync-on-commit`: an acknowledged commit is on disk. Without it the store's log is flushed
+    later, and a killed store process lost commits it had acknowledged (the fault suite: signing's
+    signature and signed PDF gone, the message announcing them already sent). A real MongoDB gives
+    the same with w: majority (journaled). Cost: `bench/bench_store_durability.py`."""
     data_dir.mkdir(parents=True, exist_ok=True)
     proc = stack.add(
         "store",
-        [python(), "-m", "secantus", "--host", "127.0.0.1", "--port", str(port), "--storage-path", str(data_dir)],
+        [python(), "-m", "secantus", "--host", "127.0.0.1", "--port", str(port), "--storage-path", str(data_dir),
+         *(["--sync-on-commit"] if sync_on_commit else [])],
         ready_url=None,
     ).start()
     deadline = time.monotonic() + 60
