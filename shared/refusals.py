@@ -17,9 +17,13 @@ from __future__ import annotations
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from pymongo.errors import ConnectionFailure
 
 log = structlog.get_logger()
 OUT_OF_RANGE_VI = "Giá trị số vượt quá giới hạn cho phép."
+STORE_AWAY_VI = ("Kho dữ liệu tạm thời không truy cập được; yêu cầu có thể chưa được ghi nhận. "
+                 "Xin thử lại sau ít giây (xem lại danh sách trước khi gửi lại).")
+STORE_RETRY_AFTER_SECONDS = 5
 
 
 def declare_refusals(app: FastAPI) -> None:
@@ -27,6 +31,14 @@ def declare_refusals(app: FastAPI) -> None:
     async def out_of_range(request: Request, exc: OverflowError) -> JSONResponse:
         log.info("input out of range", path=request.url.path, error=str(exc))
         return JSONResponse({"detail": f"{OUT_OF_RANGE_VI} ({exc})"}, status_code=422)
+
+    @app.exception_handler(ConnectionFailure)
+    async def store_away(request: Request, exc: ConnectionFailure) -> JSONResponse:
+        # The store restarting or unreachable is not the caller's fault and not a bug: 503 and when
+        # to try again. "May not be recorded": a commit cut off mid-way has an unknown outcome.
+        log.warning("store unreachable during a request", path=request.url.path, error=str(exc)[:300])
+        return JSONResponse({"detail": STORE_AWAY_VI, "retry_after_seconds": STORE_RETRY_AFTER_SECONDS},
+                            status_code=503, headers={"Retry-After": str(STORE_RETRY_AFTER_SECONDS)})
 
     generate = app.openapi
 
