@@ -53,6 +53,16 @@ def business_state(status_code: str) -> str:
     return BUSINESS_STATUS_NAMES.get(status_code, f"status_{status_code}")
 
 
+def latest_business_status(statuses: list[dict]) -> dict:
+    """The status a delivery stands at: the last in business order (time, then code: 01 < 03 <
+    04 … in the same second), whatever order the packages were processed in (R-6.1)."""
+    def order(status: dict) -> tuple[dt.datetime, str]:
+        at = status["at"]
+        return (at if at.tzinfo else at.replace(tzinfo=dt.timezone.utc)), status["code"]
+
+    return max(statuses, key=order)
+
+
 # R-4.2a: issued the day it is signed, at the latest the next working morning.
 MORNING_ENDS = dt.time(12, 0)
 

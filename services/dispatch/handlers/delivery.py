@@ -5,7 +5,7 @@ accepted, 04 assigned, 05 processing, 06 completed), matched by DocumentId and s
 from __future__ import annotations
 
 from services.dispatch.adapters import repository as repo
-from services.dispatch.domain.outgoing import business_state
+from services.dispatch.domain.outgoing import business_state, latest_business_status
 from services.dispatch.handlers.recall import recall_answer
 from shared.bus.consumer import Delivery
 from shared.contracts.messages import RecordArchived, SendStateChanged, StatusReceived
@@ -54,7 +54,11 @@ async def on_status_received(message: StatusReceived, delivery: Delivery, ctx: S
                                                 "response_for": message.response_for.model_dump(mode="json")}, session=uow.session)
             log.warning("status package not matched", document_id=message.response_for.document_id, sender=message.sender_organ_id)
             return
-        changes = {"deliveries.$.business_state": entry["state"], "deliveries.$.business_at": message.status_at}
+        # The state is the latest status in business order, not the one processed last: 01 and 03
+        # sent a few ms apart can be handled in either order.
+        known = next(d for d in record["deliveries"] if d["organ_id"] == message.sender_organ_id).get("business_statuses", [])
+        latest = latest_business_status([*known, entry])
+        changes = {"deliveries.$.business_state": latest["state"], "deliveries.$.business_at": latest["at"]}
         if record.get("recall") and (answer := recall_answer(message.status_code)):
             # this recipient's answer to our recall notice.
             changes = {"deliveries.$.recall_state": answer, "deliveries.$.recall_answer": message.description,
