@@ -60,56 +60,62 @@ def query_shape(value: Any, depth: int = 0) -> Any:
     return "?"
 
 
+_UNTIMED = frozenset({"hello", "isMaster", "ping", "endSessions"})
+
+
+def _filter_of(command: dict) -> Any:
+    """The part of a command that says what it looks for: filter, q, pipeline head or query."""
+    if "filter" in command:
+        return command["filter"]
+    for batch in ("updates", "deletes"):
+        if isinstance(command.get(batch), list) and command[batch]:
+            return command[batch][0].get("q")
+    if isinstance(command.get("pipeline"), list):
+        return command["pipeline"][:2]
+    return command.get("query")
+
+
+def _opens_change_stream(command: dict) -> bool:
+    pipeline = command.get("pipeline")
+    return bool(pipeline) and isinstance(pipeline[0], dict) and "$changeStream" in pipeline[0]
+
+
 class SlowCommandLog(monitoring.CommandListener):
-    """Logs store commands slower than a threshold, with collection and filter shape."""
+    """Logs store commands slower than a threshold, with collection and filter shape. A change
+    stream's getMore is not timed: it waits for news by design."""
 
     def __init__(self, threshold_ms: float) -> None:
         self.threshold_ms = threshold_ms
         self._started: dict[tuple, tuple[str, Any]] = {}
-        self._streams: set[int] = set()  # change-stream cursors: their getMore waits by design
-
-    def _is_stream_wait(self, event: monitoring.CommandStartedEvent) -> bool:
-        return event.command_name == "getMore" and event.command.get("getMore") in self._streams
+        self._streams: set[int] = set()  # cursor ids of open change streams
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
-        command = event.command
-        name = event.command_name
+        command, name = event.command, event.command_name
+        if name in _UNTIMED or (name == "getMore" and command.get("getMore") in self._streams):
+            return
+        if name == "killCursors":
+            self._streams.difference_update(command.get("cursors") or [])
         target = command.get(name)
-        query = command.get("filter")
-        if query is None and isinstance(command.get("updates"), list) and command["updates"]:
-            query = command["updates"][0].get("q")
-        if query is None and isinstance(command.get("deletes"), list) and command["deletes"]:
-            query = command["deletes"][0].get("q")
-        if query is None and isinstance(command.get("pipeline"), list):
-            query = command["pipeline"][:2]
-            if query and isinstance(query[0], dict) and "$changeStream" in query[0]:
-                query = "$changeStream"
-        if self._is_stream_wait(event):
-            query = "$changeStream"
-        if query is None and name == "findAndModify":
-            query = command.get("query")
-        self._started[(event.connection_id, event.request_id)] = (f"{event.database_name}.{target}" if isinstance(target, str)
-                                                                  else event.database_name, query)
+        where = f"{event.database_name}.{target}" if isinstance(target, str) else event.database_name
+        self._started[(event.connection_id, event.request_id)] = (where, _filter_of(command))
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        key = (event.connection_id, event.request_id)
-        if self._started.get(key, (None, None))[1] == "$changeStream" and event.command_name == "aggregate":
-            cursor = (event.reply or {}).get("cursor") or {}
-            if cursor.get("id"):
-                self._streams.add(int(cursor["id"]))
-        self._finish(event, "ok")
+        started = self._finish(event, "ok")
+        if started and event.command_name == "aggregate" and _opens_change_stream({"pipeline": started[1]}):
+            if cursor_id := ((event.reply or {}).get("cursor") or {}).get("id"):
+                self._streams.add(int(cursor_id))
 
     def failed(self, event: monitoring.CommandFailedEvent) -> None:
         self._finish(event, "failed")
 
-    def _finish(self, event, outcome: str) -> None:
-        target, query = self._started.pop((event.connection_id, event.request_id), ("?", None))
-        if query == "$changeStream" and event.command_name != "aggregate":
-            return  # a change stream's getMore returns when there is news, or after its wait
+    def _finish(self, event, outcome: str) -> tuple[str, Any] | None:
+        started = self._started.pop((event.connection_id, event.request_id), None)
         elapsed_ms = event.duration_micros / 1000
-        if elapsed_ms >= self.threshold_ms and event.command_name not in ("hello", "isMaster", "ping", "endSessions"):
+        if started is not None and elapsed_ms >= self.threshold_ms:
+            target, query = started
             log.warning("slow store command", command=event.command_name, target=target, ms=round(elapsed_ms, 1),
                         outcome=outcome, shape=str(query_shape(query))[:400] if query is not None else None)
+        return started
 
 
 class AlreadyProcessed(Exception):

@@ -47,7 +47,8 @@ async def on_status_received(message: StatusReceived, delivery: Delivery, ctx: S
         entry = {"code": message.status_code, "state": business_state(message.status_code), "description": message.description,
                  "staff": message.staff_name, "department": message.staff_department, "at": message.status_at,
                  "received_at": message.received_at, "package_id": message.package_id}
-        if record is None or not any(d["organ_id"] == message.sender_organ_id for d in record.get("deliveries", [])):
+        delivery_row = next((d for d in (record or {}).get("deliveries", []) if d["organ_id"] == message.sender_organ_id), None)
+        if delivery_row is None:
             # Kept for the clerk: a status about a document we do not know (or from an organisation
             # we did not send it to) is a finding, not something to drop.
             await uow.db[UNMATCHED].insert_one({**entry, "sender": message.sender_organ_id,
@@ -56,8 +57,7 @@ async def on_status_received(message: StatusReceived, delivery: Delivery, ctx: S
             return
         # The state is the latest status in business order, not the one processed last: 01 and 03
         # sent a few ms apart can be handled in either order.
-        known = next(d for d in record["deliveries"] if d["organ_id"] == message.sender_organ_id).get("business_statuses", [])
-        latest = latest_business_status([*known, entry])
+        latest = latest_business_status([*delivery_row.get("business_statuses", []), entry])
         changes = {"deliveries.$.business_state": latest["state"], "deliveries.$.business_at": latest["at"]}
         if record.get("recall") and (answer := recall_answer(message.status_code)):
             # this recipient's answer to our recall notice.
